@@ -1,0 +1,81 @@
+"""Turn any picture of a handwritten digit into an MNIST-style 28x28 array.
+
+MNIST digits are white strokes on black, the stroke box scaled to fit 20x20
+pixels and centred by centre of mass in a 28x28 frame, values 0..1. A phone
+photo of a digit is the opposite (dark ink on light paper), any size, anywhere
+in the frame. The steps:
+
+1. grayscale (transparent pixels count as white paper);
+2. if the border is lighter than mid-grey, invert (dark ink on light paper);
+3. stretch so the background (median border level) is 0 and the ink peak is 1;
+4. a 28x28 image is taken as already framed the MNIST way and stops here;
+   anything else is cropped to its ink, scaled so the longer side is 20 px,
+   and pasted into 28x28 with its centre of mass at the centre.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from preprocessing.images import ImageError
+
+SIDE = 28
+BOX = 20
+INK_THRESHOLD = 0.2
+
+
+def to_grayscale(image: Image.Image) -> np.ndarray:
+    """Any Pillow image -> float32 array in 0..1, transparency composited on white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float32)
+        peak = 65535.0 if array.max() > 255 else 255.0
+        return np.clip(array / peak, 0.0, 1.0)
+    if image.mode != "RGBA" and ("A" in image.getbands() or "transparency" in image.info):
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, image)
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+
+
+def _border(array: np.ndarray) -> np.ndarray:
+    return np.concatenate([array[0], array[-1], array[:, 0], array[:, -1]])
+
+
+def _normalise_levels(array: np.ndarray) -> np.ndarray:
+    if np.median(_border(array)) > 0.5:
+        array = 1.0 - array
+    background = float(np.median(_border(array)))
+    peak = float(array.max())
+    if peak - background < 0.1:
+        raise ImageError("no digit found: the image is blank or has no contrast")
+    return np.clip((array - background) / (peak - background), 0.0, 1.0)
+
+
+def _frame(ink: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
+    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    height, width = crop.shape
+    scale = BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = Image.fromarray((crop * 255).astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
+    box = np.asarray(resized, dtype=np.float32) / 255.0
+
+    total = box.sum()
+    ys, xs = np.indices(box.shape)
+    centre_y = (ys * box).sum() / total if total else box.shape[0] / 2
+    centre_x = (xs * box).sum() / total if total else box.shape[1] / 2
+    top = int(np.clip(round(SIDE / 2 - centre_y), 0, SIDE - box.shape[0]))
+    left = int(np.clip(round(SIDE / 2 - centre_x), 0, SIDE - box.shape[1]))
+    framed = np.zeros((SIDE, SIDE), dtype=np.float32)
+    framed[top : top + box.shape[0], left : left + box.shape[1]] = box
+    return framed
+
+
+def to_mnist_digit(image: Image.Image) -> np.ndarray:
+    """A decoded image -> float32 array (28, 28), white digit on black, values 0..1."""
+    ink = _normalise_levels(to_grayscale(image))
+    if ink.shape == (SIDE, SIDE):
+        return ink.astype(np.float32)
+    return _frame(ink)

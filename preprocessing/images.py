@@ -1,0 +1,46 @@
+"""Safe image decoding: bytes -> a fully loaded, upright Pillow image."""
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+DEFAULT_MAX_PIXELS = 40_000_000
+
+
+class ImageError(ValueError):
+    """The bytes are not a usable image (the client's mistake, never a bug)."""
+
+
+class ImageTooLarge(ImageError):
+    """The image has more pixels than the configured limit (decompression-bomb guard)."""
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode encoded image bytes, enforcing a pixel limit before any pixel is decoded.
+
+    Animated images give their first frame; EXIF orientation is applied.
+    """
+    if not data:
+        raise ImageError("the image is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageTooLarge(
+                    f"the image is {width}x{height} = {width * height} pixels, "
+                    f"over the limit of {max_pixels}"
+                )
+            image.load()
+    except UnidentifiedImageError:
+        raise ImageError("the bytes are not an image in a format we can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(f"the image is too large: {exc}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        if isinstance(exc, ImageError):
+            raise
+        raise ImageError(f"the image cannot be decoded: {exc}") from None
+    return ImageOps.exif_transpose(image)

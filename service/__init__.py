@@ -1,0 +1,1 @@
+"""Axon serving: Flask + gunicorn + onnxruntime. Never imports TensorFlow."""

@@ -1,0 +1,51 @@
+"""Map every failure to one JSON shape, {"error": ...}, in one place."""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from service.errors import AxonError
+
+log = logging.getLogger("axon.errors")
+
+
+def request_id() -> str:
+    """The caller's X-Request-ID, or a fresh one; the same for the whole request."""
+    if "request_id" not in g:
+        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+    return g.request_id
+
+
+def error_response(message: str, status: int) -> Response:
+    response = jsonify(error=message)
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Client mistakes keep their 4xx; only real bugs are 500, logged with a traceback, leaking nothing."""
+
+    @app.errorhandler(AxonError)
+    def _axon_error(exc: AxonError) -> Response:
+        log.warning("%s %s -> %d: %s", request.method, request.path, exc.status, exc.message)
+        return error_response(exc.message, exc.status)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        log.warning("%s %s -> %d: %s", request.method, request.path, status, exc.description)
+        response = error_response(exc.description or exc.name, status)
+        for header in ("Allow", "Retry-After"):
+            value = exc.get_response().headers.get(header)
+            if value:
+                response.headers[header] = value
+        return response
+
+    @app.errorhandler(Exception)
+    def _bug(exc: Exception) -> Response:
+        rid = request_id()
+        log.exception("unhandled error on %s %s (request id %s)", request.method, request.path, rid)
+        return error_response(f"internal server error (request id {rid})", 500)

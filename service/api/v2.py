@@ -1,0 +1,52 @@
+"""Open Inference Protocol (KServe V2) REST routes."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from service.api.common import dataplane, read_json, resolve
+from service.protocol import InferenceRequest
+
+bp = Blueprint("v2", __name__, url_prefix="/v2")
+
+
+def _status(ok: bool) -> Response:
+    response = jsonify(ready=ok)
+    response.status_code = 200 if ok else 503
+    return response
+
+
+@bp.get("/health/live")
+def live() -> Response:
+    return jsonify(live=True)
+
+
+@bp.get("/health/ready")
+def ready() -> Response:
+    return _status(dataplane().ready())
+
+
+@bp.get("")
+def server_metadata() -> Response:
+    return jsonify(dataplane().server_metadata())
+
+
+@bp.get("/models/<name>")
+@bp.get("/models/<name>/versions/<version>")
+def model_metadata(name: str, version: str | None = None) -> Response:
+    resolve(name, version)
+    return jsonify(dataplane().model_metadata(name, version))
+
+
+@bp.get("/models/<name>/ready")
+@bp.get("/models/<name>/versions/<version>/ready")
+def model_ready(name: str, version: str | None = None) -> Response:
+    dataplane().registry.state(name)  # unknown model: 404, not "not ready"
+    return _status(dataplane().model_ready(name, version))
+
+
+@bp.post("/models/<name>/infer")
+@bp.post("/models/<name>/versions/<version>/infer")
+def infer(name: str, version: str | None = None) -> Response:
+    resolve(name, version)
+    request = InferenceRequest.from_json(read_json())
+    return jsonify(dataplane().infer(name, version, request).to_json())

@@ -1,0 +1,1 @@
+"""Codecs: wire content <-> numpy arrays. Symmetric, stateless, table-tested."""

@@ -1,0 +1,37 @@
+"""Typed errors that carry their HTTP status (mapped to JSON in service/api/errors.py).
+
+Plain exceptions: the core (dataplane, registry, codecs, batch script) raises them
+without knowing about HTTP frameworks."""
+from __future__ import annotations
+
+
+class AxonError(Exception):
+    """Base of every error Axon raises on purpose; `status` is its HTTP status."""
+
+    status = 500
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class InvalidInput(AxonError):
+    status = 400
+
+
+class ModelNotFound(AxonError):
+    status = 404
+
+
+class PayloadTooLarge(AxonError):
+    status = 413
+
+
+class UnsupportedMediaType(AxonError):
+    status = 415
+
+
+class ModelNotReady(AxonError):
+    status = 503

@@ -1,0 +1,65 @@
+"""Prometheus metrics: defined once here, correct across gunicorn workers (multiprocess mode).
+
+Under gunicorn, PROMETHEUS_MULTIPROC_DIR is set by service/gunicorn.conf.py before any
+worker imports prometheus_client; every worker writes its own files there and /metrics
+aggregates them all. Without it (tests, the batch script) the metrics live in-process.
+"""
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """The metric objects. Created per app (registry=None), so building many apps in tests is safe."""
+
+    def __init__(self) -> None:
+        self.requests = Counter(
+            "axon_requests", "HTTP requests by model, version, endpoint and status code",
+            ["model", "version", "endpoint", "code"], registry=None,
+        )
+        self.request_seconds = Histogram(
+            "axon_request_duration_seconds", "HTTP request latency, from routing to response",
+            ["endpoint"], buckets=LATENCY_BUCKETS, registry=None,
+        )
+        self.inference_seconds = Histogram(
+            "axon_inference_duration_seconds", "onnxruntime session.run latency per call",
+            ["model", "version"], buckets=LATENCY_BUCKETS, registry=None,
+        )
+        self.inference_items = Counter(
+            "axon_inference_items", "items (images, digits, texts) inferred",
+            ["model", "version"], registry=None,
+        )
+        self.in_flight = Gauge(
+            "axon_requests_in_flight", "HTTP requests being served now (all workers)",
+            registry=None, multiprocess_mode="livesum",
+        )
+        self.model_load_seconds = Gauge(
+            "axon_model_load_seconds", "time to load and warm up a model version (slowest worker)",
+            ["model", "version"], registry=None, multiprocess_mode="max",
+        )
+
+    def all(self) -> list:
+        return [self.requests, self.request_seconds, self.inference_seconds, self.inference_items,
+                self.in_flight, self.model_load_seconds]
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The /metrics body: every worker's values when multiprocess, else this process's."""
+        registry = CollectorRegistry()
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            for metric in self.all():
+                registry.register(metric)
+        return generate_latest(registry), CONTENT_TYPE_LATEST

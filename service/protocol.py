@@ -1,0 +1,121 @@
+"""Open Inference Protocol (KServe V2) wire types: parsed and validated once, here."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from service.errors import InvalidInput
+
+# V2 datatype -> numpy dtype (BYTES elements are Python bytes/str objects).
+DATATYPES: dict[str, Any] = {
+    "BOOL": np.bool_,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FP16": np.float16,
+    "FP32": np.float32,
+    "FP64": np.float64,
+    "BYTES": np.object_,
+}
+NUMPY_TO_DATATYPE = {np.dtype(v): k for k, v in DATATYPES.items() if k != "BYTES"}
+
+
+@dataclass(frozen=True)
+class RequestInput:
+    name: str
+    shape: list[int]
+    datatype: str
+    data: Any
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InferenceRequest:
+    inputs: list[RequestInput]
+    id: str | None = None
+    outputs: list[str] | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, body: Any) -> "InferenceRequest":
+        if not isinstance(body, dict):
+            raise InvalidInput("the request body must be a JSON object with an 'inputs' list")
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            raise InvalidInput("'inputs' must be a non-empty list of tensors")
+        request_id = body.get("id")
+        if request_id is not None and not isinstance(request_id, str):
+            raise InvalidInput("'id' must be a string")
+        outputs = body.get("outputs")
+        names = None
+        if outputs is not None:
+            if not isinstance(outputs, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs):
+                raise InvalidInput("'outputs' must be a list of objects with a 'name'")
+            names = [o["name"] for o in outputs]
+        return cls(
+            inputs=[_parse_input(i, item) for i, item in enumerate(inputs)],
+            id=request_id,
+            outputs=names,
+            parameters=_parameters(body, "request"),
+        )
+
+
+def _parameters(body: dict, where: str) -> dict[str, Any]:
+    parameters = body.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise InvalidInput(f"{where} 'parameters' must be an object")
+    return parameters
+
+
+def _parse_input(index: int, item: Any) -> RequestInput:
+    if not isinstance(item, dict):
+        raise InvalidInput(f"inputs[{index}] must be an object with name, shape, datatype and data")
+    name, shape, datatype = item.get("name"), item.get("shape"), item.get("datatype")
+    if not isinstance(name, str) or not name:
+        raise InvalidInput(f"inputs[{index}].name must be a non-empty string")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise InvalidInput(f"input '{name}': shape must be a list of non-negative integers, got {shape!r}")
+    if datatype not in DATATYPES:
+        raise InvalidInput(f"input '{name}': unknown datatype {datatype!r}; use one of {', '.join(DATATYPES)}")
+    if "data" not in item:
+        raise InvalidInput(f"input '{name}': 'data' is missing")
+    return RequestInput(name, shape, datatype, item["data"], _parameters(item, f"input '{name}'"))
+
+
+@dataclass(frozen=True)
+class ResponseOutput:
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": self.shape, "datatype": self.datatype, "data": self.data}
+
+
+@dataclass(frozen=True)
+class InferenceResponse:
+    model_name: str
+    model_version: str
+    outputs: list[ResponseOutput]
+    id: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "outputs": [o.to_json() for o in self.outputs],
+        }
+        if self.id is not None:
+            body["id"] = self.id
+        if self.parameters:
+            body["parameters"] = self.parameters
+        return body

@@ -1,0 +1,1 @@
+"""Training and export: TensorFlow/Keras models -> ONNX in models/."""

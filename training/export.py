@@ -1,0 +1,120 @@
+"""Keras -> ONNX with tf2onnx, verified in onnxruntime before anything is written.
+
+A conversion can log unsupported ops and still succeed, so every export runs the
+ONNX model on real inputs and compares it with Keras; over the tolerance, the
+export fails and models/ is left untouched.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.cache import sha256_of
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+PARITY_TOLERANCE = 1e-4
+
+
+class ParityError(RuntimeError):
+    """The ONNX model does not reproduce the Keras model."""
+
+
+def tool_versions() -> dict[str, str]:
+    import keras
+    import onnx
+    import onnxruntime
+    import tensorflow as tf
+    import tf2onnx
+
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "tf2onnx": tf2onnx.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "opset": str(OPSET),
+    }
+
+
+def convert(model: Any, input_name: str, input_shape: tuple, dtype: str = "float32") -> bytes:
+    """Convert a functional Keras model to serialized ONNX with a named, batch-dynamic input."""
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = (tf.TensorSpec((None, *input_shape), getattr(tf, dtype), name=input_name),)
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET)
+    return proto.SerializeToString()
+
+
+def run_onnx(onnx_bytes: bytes, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    outputs = [session.run(None, {name: inputs[i : i + batch_size]})[0] for i in range(0, len(inputs), batch_size)]
+    return np.concatenate(outputs)
+
+
+def check_parity(model: Any, onnx_bytes: bytes, inputs: np.ndarray, tolerance: float = PARITY_TOLERANCE) -> float:
+    """Max abs difference between Keras and onnxruntime outputs on `inputs`; raises over tolerance."""
+    expected = model.predict(inputs, batch_size=256, verbose=0)
+    actual = run_onnx(onnx_bytes, inputs)
+    diff = float(np.max(np.abs(expected - actual)))
+    log.info("parity on %d inputs: max abs diff %.3g (tolerance %.0e)", len(inputs), diff, tolerance)
+    if not diff <= tolerance:
+        raise ParityError(f"ONNX output differs from Keras by {diff:.3g} > {tolerance:.0e}; nothing written")
+    return diff
+
+
+def write_version(model_dir: Path, version: int, onnx_bytes: bytes, metadata: dict[str, Any]) -> Path:
+    """Write model.onnx + metadata.json into models/<name>/<version>/ atomically."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    target = model_dir / str(version)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=model_dir))
+    try:
+        (staging / "model.onnx").write_bytes(onnx_bytes)
+        full = {
+            **metadata,
+            "version": version,
+            "sha256": sha256_of(staging / "model.onnx"),
+            "size_bytes": len(onnx_bytes),
+            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "tools": tool_versions(),
+        }
+        (staging / "metadata.json").write_text(json.dumps(full, indent=2) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("wrote %s", target)
+    return target
+
+
+def export(
+    model: Any,
+    *,
+    model_dir: Path,
+    version: int,
+    input_name: str,
+    parity_inputs: np.ndarray,
+    metadata: dict[str, Any],
+) -> Path:
+    """Convert, verify against Keras on `parity_inputs`, then write. Returns the version directory."""
+    started = time.perf_counter()
+    onnx_bytes = convert(model, input_name, parity_inputs.shape[1:], str(parity_inputs.dtype))
+    diff = check_parity(model, onnx_bytes, parity_inputs)
+    metadata = {**metadata, "parity_max_abs_diff": diff, "parity_inputs": int(len(parity_inputs))}
+    path = write_version(model_dir, version, onnx_bytes, metadata)
+    log.info("exported %s in %.1fs", path, time.perf_counter() - started)
+    return path
