@@ -166,7 +166,7 @@ class DataPlane:
         self.check_batch_size(model, batch.shape[0])
         batch = batch.astype(np.float32, copy=False)
         if not np.isfinite(batch).all():
-            raise InvalidInput(f"input '{spec.name}': values must be finite numbers (no NaN or infinity)")
+            raise InvalidInput(f"input '{spec.name}': values must be finite numbers (no NaN, null or infinity)")
         if spec.range is not None:
             low, high = spec.range
             if batch.min() < low or batch.max() > high:

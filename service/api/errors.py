@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from service.errors import AxonError
@@ -25,6 +25,18 @@ def error_response(message: str, status: int) -> Response:
     return response
 
 
+def _http_message(exc: HTTPException, status: int) -> str:
+    """Werkzeug's own errors, reworded to tell the client what to change."""
+    if status == 404:
+        return f"no route for {request.method} {request.path}; see /v2 and /v1/models/<name>"
+    if status == 405:
+        return f"method {request.method} not allowed on {request.path}"
+    if status == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        return f"the request body is too large: the limit is {limit} bytes (AXON_MAX_REQUEST_BYTES)"
+    return exc.description or exc.name
+
+
 def register_error_handlers(app: Flask) -> None:
     """Client mistakes keep their 4xx; only real bugs are 500, logged with a traceback, leaking nothing."""
 
@@ -36,8 +48,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
-        log.warning("%s %s -> %d: %s", request.method, request.path, status, exc.description)
-        response = error_response(exc.description or exc.name, status)
+        message = _http_message(exc, status)
+        log.warning("%s %s -> %d: %s", request.method, request.path, status, message)
+        response = error_response(message, status)
         for header in ("Allow", "Retry-After"):
             value = exc.get_response().headers.get(header)
             if value:

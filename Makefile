@@ -1,0 +1,32 @@
+# Axon: `make run` serves, `make test` tests; both work on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8080
+
+.PHONY: run test bench models install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[serve,train,dev]'
+	touch $@
+
+# Build every model that has no built version yet in models/.
+models: $(STAMP)
+	$(BIN)/python -m training all --missing-only
+
+run: models
+	PORT=$(PORT) $(BIN)/gunicorn -c service/gunicorn.conf.py 'service.app:create_app()'
+
+test: models
+	$(BIN)/python -m pytest
+
+bench: models
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) models/*/[0-9]*/ .pytest_cache

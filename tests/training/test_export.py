@@ -1,0 +1,42 @@
+"""export: a tiny real Keras model converts, verifies and writes; a parity failure writes nothing."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from training import export as export_module  # noqa: E402
+
+
+def tiny_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,), name="features")
+    outputs = keras.layers.Dense(3, activation="softmax", name="probabilities")(inputs)
+    return keras.Model(inputs, outputs)
+
+
+def test_export_writes_verified_model_and_metadata(tmp_path):
+    inputs = np.random.default_rng(0).random((32, 4), dtype=np.float32)
+    path = export_module.export(tiny_model(), model_dir=tmp_path / "tiny", version=1, input_name="features",
+                                parity_inputs=inputs, metadata={"name": "tiny"})
+    metadata = json.loads((path / "metadata.json").read_text())
+    assert metadata["parity_max_abs_diff"] <= 1e-4 and metadata["parity_inputs"] == 32
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path / "model.onnx"))
+    assert [i.name for i in session.get_inputs()] == ["features"]
+
+
+def test_parity_failure_writes_nothing(tmp_path, monkeypatch):
+    real_run = export_module.run_onnx
+    monkeypatch.setattr(export_module, "run_onnx", lambda onnx_bytes, x: real_run(onnx_bytes, x) + 1e-3)
+    inputs = np.random.default_rng(0).random((8, 4), dtype=np.float32)
+    with pytest.raises(export_module.ParityError, match="nothing written"):
+        export_module.export(tiny_model(), model_dir=tmp_path / "tiny", version=1, input_name="features",
+                             parity_inputs=inputs, metadata={})
+    assert not (tmp_path / "tiny" / "1").exists()
