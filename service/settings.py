@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Mapping
 
 PREFIX = "AXON_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Settings:
         for name in ("max_request_bytes", "max_image_pixels", "max_batch_size", "ort_threads", "top_k"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{PREFIX}{name.upper()} must be >= 1, got {getattr(self, name)}")
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"{PREFIX}LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
         return self
 
     @staticmethod
@@ -50,6 +53,6 @@ def _parse(name: str, kind: object, raw: str) -> object:
             return int(raw)
         if kind in ("Path", "<class 'pathlib.Path'>"):
             return Path(raw)
-        return raw
+        return raw.upper() if name == "log_level" else raw
     except ValueError:
         raise ValueError(f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None

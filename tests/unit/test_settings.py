@@ -17,7 +17,11 @@ def test_reads_axon_variables():
     assert settings.model_dir == Path("/srv/models") and settings.max_batch_size == 8
 
 
-@pytest.mark.parametrize("env", [{"AXON_MAX_BATCH_SIZE": "many"}, {"AXON_ORT_THREADS": "0"}])
+def test_log_level_is_case_insensitive():
+    assert Settings.from_env({"AXON_LOG_LEVEL": "warning"}).log_level == "WARNING"
+
+
+@pytest.mark.parametrize("env", [{"AXON_MAX_BATCH_SIZE": "many"}, {"AXON_ORT_THREADS": "0"}, {"AXON_LOG_LEVEL": "loud"}])
 def test_rejects_invalid_values(env):
     with pytest.raises(ValueError, match="AXON_"):
         Settings.from_env(env)
