@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.timing import median_call_seconds, median_load
+from bench.timing import median_load
 from service.runtime import OnnxModel
 from tests.conftest import png_bytes
 from tests.e2e.server import Server
-from training import mnist
+from training.cache import keras_path
 from training.datasets import mnist_sample_split
+from training.timing import median_call_seconds
 
 MODELS = Path("models")
 VERSION = 2
@@ -23,7 +24,7 @@ def in_process(digit: np.ndarray) -> dict:
 
     batch = (digit[None].astype(np.float32) / 255.0)
     ort_model = OnnxModel(MODELS / "mnist" / str(VERSION) / "model.onnx", threads=1)
-    keras_model = keras.models.load_model(mnist.keras_path(VERSION))
+    keras_model = keras.models.load_model(keras_path("mnist", VERSION))
     return {
         "onnxruntime run, 1 digit (1 thread, as served)": median_call_seconds(
             lambda: ort_model.run({"pixels": batch}), calls=2000) * 1e3,

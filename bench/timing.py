@@ -1,24 +1,11 @@
-"""Timing helpers: medians over repeats, and a bounded multi-process HTTP load generator."""
+"""A bounded multi-process HTTP load generator (in-process timing: training.timing)."""
 from __future__ import annotations
 
 import http.client
 import multiprocessing as mp
 import statistics
 import time
-from typing import Callable
 from urllib.parse import urlparse
-
-
-def median_call_seconds(call: Callable[[], object], calls: int, repeats: int = 5) -> float:
-    """Median over `repeats` of the mean time of `calls` back-to-back calls (after one warm-up)."""
-    call()
-    means = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for _ in range(calls):
-            call()
-        means.append((time.perf_counter() - started) / calls)
-    return statistics.median(means)
 
 
 def _client(url: str, path: str, body: bytes, headers: dict, requests: int, queue: mp.Queue) -> None:

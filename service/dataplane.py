@@ -65,6 +65,7 @@ class DataPlane:
                 "metrics": model.metadata.get("metrics", {}),
                 "dataset": model.metadata.get("dataset", {}),
                 "failed_versions": {str(v): why for v, why in state.failed.items()},
+                **({"warning": model.warning} if model.warning else {}),
             },
         }
 
@@ -102,6 +103,7 @@ class DataPlane:
         return InferenceResponse(
             model_name=name, model_version=str(model.version), id=request.id,
             outputs=[encode_tensor(output_name, probabilities)],
+            parameters={"warning": model.warning} if model.warning else {},
         )
 
     def predict(self, name: str, version: str | None, items: Sequence[Item],
@@ -169,7 +171,8 @@ class DataPlane:
             raise InvalidInput(f"input '{spec.name}': values must be finite numbers (no NaN, null or infinity)")
         if spec.range is not None:
             low, high = spec.range
-            if batch.min() < low or batch.max() > high:
+            slack = 1e-5 * (high - low)  # float32 rounding of the range's own end points
+            if batch.min() < low - slack or batch.max() > high + slack:
                 raise InvalidInput(f"input '{spec.name}': values must lie in [{low}, {high}], "
                                    f"got [{batch.min():.4g}, {batch.max():.4g}]")
         return np.ascontiguousarray(batch)

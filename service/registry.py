@@ -33,6 +33,13 @@ class LoadedModel:
     def metadata(self) -> dict[str, Any]:
         return self.entry.metadata
 
+    @property
+    def warning(self) -> str | None:
+        """Said with every answer about this model when its weights are not trained ones."""
+        if self.metadata.get("weights") == "random":
+            return f"model '{self.name}' version {self.version} has RANDOM weights: its predictions mean nothing"
+        return None
+
 
 @dataclass
 class ModelState:
@@ -91,7 +98,10 @@ class Registry:
             except Exception as exc:  # noqa: BLE001 - a broken file must not stop the others loading
                 log.error("model %s version %d failed to load: %s", name, entry.version, exc)
                 state.failed[entry.version] = f"failed to load: {exc}"
-        if not state.versions:
+        if not state.versions and not state.failed:
+            state.problem = f"no version built yet: run `python -m training {name}`"
+            log.warning("model %s: %s", name, state.problem)
+        elif not state.versions:
             state.problem = "no loadable version"
             log.error("model %s has no loadable version", name)
         return state
@@ -107,14 +117,24 @@ class Registry:
         seconds = time.perf_counter() - started
         log.info("loaded %s version %d in %.3fs (weights: %s)", config.name, entry.version, seconds,
                  entry.metadata.get("weights", "unknown"))
+        if model.warning:
+            log.warning(model.warning)
         if self.on_loaded:
             self.on_loaded(model, seconds)
         return model
 
     @property
     def ready(self) -> bool:
-        """Ready once every model has been loaded and warmed (a model with no loadable version is not)."""
-        return self.loaded and all(state.versions for state in self.models.values())
+        """Ready once every model has been loaded and warmed.
+
+        A model whose versions all failed, or whose config is broken, keeps the server not ready;
+        a model that was never built (no version directory, e.g. resnet50 without weights) is
+        reported but does not.
+        """
+        return self.loaded and all(
+            state.versions or (state.config is not None and not state.failed)
+            for state in self.models.values()
+        )
 
     def state(self, name: str) -> ModelState:
         state = self.models.get(name)

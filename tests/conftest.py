@@ -11,13 +11,25 @@ from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODELS = REPO_ROOT / "models"
+# Models built only for tests (`make test`): ResNet50 with --weights random, never in models/.
+TEST_MODELS = REPO_ROOT / "build" / "test-models"
 
 
 @pytest.fixture(scope="session")
 def built_models() -> Path:
-    if not (MODELS / "mnist" / "2" / "model.onnx").is_file():
+    if not all((MODELS / m / "2" / "model.onnx").is_file() for m in ("mnist", "efficientnet_lite0")):
         pytest.fail("models are not built: run `make test` (it runs `python -m training all --missing-only`)")
     return MODELS
+
+
+@pytest.fixture(scope="session")
+def test_models() -> Path:
+    if not (TEST_MODELS / "resnet50" / "2" / "model.onnx").is_file():
+        pytest.fail("test models are not built: run `make test` "
+                    "(it runs `python -m training resnet50 --weights random --models build/test-models`)")
+    for name in ("config.json", "labels.txt"):  # the committed config, so tests serve what users get
+        shutil.copyfile(MODELS / "resnet50" / name, TEST_MODELS / "resnet50" / name)
+    return TEST_MODELS
 
 
 @pytest.fixture

@@ -1,4 +1,9 @@
-"""python -m training {mnist,all} [--data keras|sample|auto] [--models DIR] [--missing-only]"""
+"""python -m training {mnist,efficientnet_lite0,resnet50,all} [options]
+
+Trains or loads each model, exports it to ONNX (verified against Keras), and writes
+models/<name>/<version>/. `all` builds every model; resnet50 is skipped with a message when
+its ImageNet weights cannot be obtained (pass --weights PATH, or --weights random).
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-MODELS = ("mnist",)
+from training.resnet50 import WeightsUnavailable
+
+MODELS = ("mnist", "efficientnet_lite0", "resnet50")
 
 
 def is_built(models_root: Path, name: str) -> bool:
@@ -24,12 +31,28 @@ def build(name: str, models_root: Path, args: argparse.Namespace) -> None:
         from training import mnist
 
         mnist.main(models_root, data=args.data)
+    elif name == "efficientnet_lite0":
+        from training import efficientnet_lite0
+        from training.image_classifier import export_image_classifier
+
+        model, weights = efficientnet_lite0.load_model()
+        export_image_classifier(model, name=name, normalisation="lite", weights=weights, models_root=models_root)
+    elif name == "resnet50":
+        from training import resnet50
+        from training.image_classifier import export_image_classifier
+
+        model, weights = resnet50.load_model(args.weights)
+        if weights["weights"] == "random":
+            logging.getLogger("training").warning(resnet50.RANDOM_WARNING)
+        export_image_classifier(model, name=name, normalisation="caffe", weights=weights, models_root=models_root)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     parser.add_argument("model", choices=[*MODELS, "all"])
     parser.add_argument("--data", default="auto", help="mnist: keras, sample or auto (default)")
+    parser.add_argument("--weights", default="imagenet",
+                        help="resnet50: imagenet (default, Keras downloads them), a weights file PATH, or random")
     parser.add_argument("--models", type=Path, default=Path(os.environ.get("AXON_MODEL_DIR", "models")))
     parser.add_argument("--missing-only", action="store_true", help="skip models that already have a built version")
     args = parser.parse_args(argv)
@@ -42,7 +65,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{name}] already built in {args.models / name}, skipping", flush=True)
             continue
         started = time.perf_counter()
-        build(name, args.models, args)
+        try:
+            build(name, args.models, args)
+        except WeightsUnavailable as exc:
+            if args.model != "all":
+                print(f"[{name}] cannot build: {exc}", file=sys.stderr, flush=True)
+                return 2
+            print(f"[{name}] skipped: {exc}", flush=True)
+            continue
         print(f"[{name}] done in {time.perf_counter() - started:.0f}s", flush=True)
     return 0
 

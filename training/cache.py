@@ -28,3 +28,8 @@ def verify(path: Path, expected_sha256: str) -> None:
             f"{path} has sha256 {actual}, expected {expected_sha256}: "
             f"delete it and run again to fetch a fresh copy"
         )
+
+
+def keras_path(name: str, version: int) -> Path:
+    """Where a trained Keras model is kept for benchmarks and parity tests (outside models/: not served)."""
+    return cache_dir() / "keras" / f"{name}-{version}.keras"

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from training import datasets
-from training.cache import cache_dir
+from training.cache import keras_path
 from training.export import export
 
 log = logging.getLogger(__name__)
@@ -60,11 +60,6 @@ def build_cnn() -> Any:
 ARCHITECTURES = {1: ("mlp", build_mlp), 2: ("cnn", build_cnn)}
 
 
-def keras_path(version: int) -> Path:
-    """Where the trained Keras model is kept for benchmarks (outside models/: not served)."""
-    return cache_dir() / "keras" / f"{NAME}-{version}.keras"
-
-
 def train_one(version: int, split: datasets.Split, model_dir: Path) -> dict[str, Any]:
     import keras
 
@@ -83,8 +78,8 @@ def train_one(version: int, split: datasets.Split, model_dir: Path) -> dict[str,
     _, accuracy = model.evaluate(x_test, split.y_test, batch_size=256, verbose=0)
     print(f"[mnist v{version}] held-out accuracy {accuracy:.4f} on {len(x_test)} digits", flush=True)
 
-    keras_path(version).parent.mkdir(parents=True, exist_ok=True)
-    model.save(keras_path(version))
+    keras_path(NAME, version).parent.mkdir(parents=True, exist_ok=True)
+    model.save(keras_path(NAME, version))
     metadata = {
         "name": NAME,
         "architecture": kind,

@@ -34,7 +34,10 @@ def predict(name: str, version: str | None = None) -> Response:
     model = resolve(name, version)
     items, top_k = _items_from_request()
     _, predictions = dataplane().predict(name, version, items, top_k)
-    return jsonify(predictions=predictions, model_name=model.name, model_version=str(model.version))
+    body = {"predictions": predictions, "model_name": model.name, "model_version": str(model.version)}
+    if model.warning:
+        body["warning"] = model.warning
+    return jsonify(body)
 
 
 def _items_from_request() -> tuple[list[Item], Any]:

@@ -7,13 +7,16 @@ from typing import Callable
 
 import numpy as np
 
+from preprocessing import imagenet
 from preprocessing.digits import to_mnist_digit
 from preprocessing.images import ImageError, ImageTooLarge, decode_image
 from service.errors import InvalidInput, PayloadTooLarge
 
-# config.json "preprocessing" -> (decoded PIL image -> one model input array)
-PREPROCESSORS: dict[str, Callable] = {
-    "mnist_digit": to_mnist_digit,
+# config.json "preprocessing" -> (decoded image -> one model input array, JPEG draft size)
+PREPROCESSORS: dict[str, tuple[Callable, tuple[int, int] | None]] = {
+    "mnist_digit": (to_mnist_digit, None),
+    "imagenet_caffe": (imagenet.resnet50_input, (imagenet.RESIZE, imagenet.RESIZE)),
+    "imagenet_lite": (imagenet.lite0_input, (imagenet.RESIZE, imagenet.RESIZE)),
 }
 
 
@@ -26,9 +29,9 @@ def b64decode(text: str, where: str) -> bytes:
 
 def image_to_array(data: bytes, preprocessing: str, max_pixels: int, where: str = "image") -> np.ndarray:
     """Decode one encoded image and turn it into the model's input array."""
+    transform, draft_size = PREPROCESSORS[preprocessing]
     try:
-        image = decode_image(data, max_pixels)
-        return PREPROCESSORS[preprocessing](image)
+        return transform(decode_image(data, max_pixels, draft_size))
     except ImageTooLarge as exc:
         raise PayloadTooLarge(f"{where}: {exc}") from None
     except ImageError as exc:

@@ -60,7 +60,7 @@ CASES = {
     "unknown route": ("get", "/v3/anything", {}, 404, "no route for GET /v3/anything"),
     "wrong method infer": ("get", V2, {}, 405, "not allowed"),
     "wrong method predict": ("put", V1, dict(json={}), 405, "not allowed"),
-    "too large body": ("post", V2, dict(data=b"[" + b"0," * 200_000 + b"0]", content_type="application/json"), 413, "too large"),
+    "too large body": ("post", V2, dict(data=b"[" + b"0," * 2_200_000 + b"0]", content_type="application/json"), 413, "too large"),
     "too many instances": ("post", V1, dict(json={"instances": [ZEROS] * 17}), 413, "limit is 16"),
     "too many pixels": ("post", V1, dict(data=png_of_size(1001, 1000), content_type="image/png"), 413, "over the limit"),
     "unsupported type v1": ("post", V1, dict(data=b"a,b\n1,2", content_type="text/csv"), 415, "text/csv"),

@@ -106,3 +106,19 @@ def test_bad_requests_over_real_http_and_the_server_keeps_serving(server, heldou
     assert requests.get(server.url + "/v2/models/nope", timeout=10).status_code == 404
     assert predict_v1(server.url, png_bytes(heldout[0][0])) == str(heldout[1][0])
     assert counter(server.url, "axon_requests_total", code="500") == 0
+
+
+def test_real_photo_jpeg_through_both_protocols(server):
+    from training.photos import photo_bytes
+
+    jpeg = photo_bytes("rocket.jpg")
+    for version in ("1", "2"):
+        v1 = requests.post(f"{server.url}/v1/models/efficientnet_lite0/versions/{version}:predict",
+                           data=jpeg, headers={"Content-Type": "image/jpeg"}, timeout=30)
+        assert v1.status_code == 200 and v1.json()["predictions"][0]["class_id"] in {657, 744}  # missile, projectile
+        body = {"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES",
+                            "data": [base64.b64encode(jpeg).decode()]}]}
+        v2 = requests.post(f"{server.url}/v2/models/efficientnet_lite0/versions/{version}/infer", json=body, timeout=30)
+        assert int(np.argmax(v2.json()["outputs"][0]["data"])) == v1.json()["predictions"][0]["class_id"]
+    metadata = requests.get(f"{server.url}/v2/models/efficientnet_lite0", timeout=10).json()
+    assert metadata["parameters"]["weights"] == "imagenet" and metadata["versions"] == ["1", "2"]

@@ -16,7 +16,7 @@ def test_scan_finds_models_and_numeric_versions_only(model_repo):
     (model_repo / "mnist" / "0").mkdir()  # versions are positive: ignored
     (model_repo / "not-a-model").mkdir()  # no config.json: not a model
     repository = Repository(model_repo)
-    assert repository.model_names() == ["mnist"]
+    assert "mnist" in repository.model_names() and "not-a-model" not in repository.model_names()
     assert [e.version for e in repository.versions("mnist")] == [1, 2]
     assert repository.config("mnist").labels == [str(d) for d in range(10)]
 
@@ -55,6 +55,18 @@ def test_model_without_any_loadable_version_is_not_ready(model_repo):
     assert not registry.ready
     with pytest.raises(ModelNotReady):
         registry.get("mnist")
+
+
+def test_model_never_built_is_reported_but_does_not_block_readiness(model_repo):
+    (model_repo / "unbuilt").mkdir()
+    (model_repo / "unbuilt" / "config.json").write_text((model_repo / "mnist" / "config.json").read_text())
+    (model_repo / "unbuilt" / "labels.txt").write_text("a\n")
+    registry = Registry(Repository(model_repo))
+    registry.load_all()
+    assert registry.ready
+    assert "python -m training unbuilt" in registry.state("unbuilt").problem
+    with pytest.raises(ModelNotReady, match="no version built"):
+        registry.get("unbuilt")
 
 
 def test_bad_config_is_reported_not_raised(model_repo):
