@@ -1,15 +1,18 @@
-"""python -m bench: run every benchmark, print tables, save JSON under bench/results/."""
+"""python -m bench [mnist] [images]: run benchmarks, print tables, save JSON under bench/results/."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
 import platform
+import sys
 from pathlib import Path
 
-from bench import mnist
+from bench import images, mnist
+from bench.harness import markdown
 
 RESULTS = Path(__file__).parent / "results"
+SUITES = {"mnist": mnist, "images": images}
 
 
 def machine() -> str:
@@ -26,13 +29,20 @@ def machine() -> str:
 
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    result = {"machine": machine(), "date": dt.date.today().isoformat(), "mnist": mnist.run()}
-    print(f"Machine: {result['machine']}\n")
-    print(mnist.table(result["mnist"]))
+    only = set(sys.argv[1:]) or set(SUITES)
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "mnist.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nsaved {path}")
+    print(f"Machine: {machine()}")
+    for name, suite in SUITES.items():
+        if name not in only:
+            continue
+        results = suite.run()
+        results = results if isinstance(results, list) else [results]
+        for result in results:
+            print("\n" + markdown(result))
+        path = RESULTS / f"{name}.json"
+        record = {"machine": machine(), "date": dt.date.today().isoformat(), "results": results}
+        path.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"\nsaved {path}")
 
 
 if __name__ == "__main__":

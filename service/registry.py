@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from preprocessing.text import Tokenizer
 from service.errors import ModelNotFound, ModelNotReady
 from service.repository import ModelConfig, Repository, RepositoryError, VersionEntry
 from service.runtime import OnnxModel
@@ -20,6 +21,7 @@ class LoadedModel:
     config: ModelConfig
     entry: VersionEntry
     runtime: OnnxModel
+    tokenizer: Tokenizer | None = None  # text models: the vocabulary written beside model.onnx
 
     @property
     def name(self) -> str:
@@ -112,7 +114,8 @@ class Registry:
         expected = [spec.name for spec in config.inputs]
         if runtime.input_names != expected:
             raise RepositoryError(f"ONNX inputs {runtime.input_names} do not match config.json {expected}")
-        model = LoadedModel(config, entry, runtime)
+        tokenizer = Tokenizer.load(entry.path / "vocab.json") if config.preprocessing == "text" else None
+        model = LoadedModel(config, entry, runtime, tokenizer)
         warm_up(model)
         seconds = time.perf_counter() - started
         log.info("loaded %s version %d in %.3fs (weights: %s)", config.name, entry.version, seconds,

@@ -17,7 +17,8 @@ class Settings:
     model_dir: Path = Path("models")
     max_request_bytes: int = 10 * 1024 * 1024  # whole request body; over it: 413
     max_image_pixels: int = 40_000_000  # per decoded image; over it: 413 (decompression bombs)
-    max_batch_size: int = 64  # instances/images per request; over it: 413
+    max_batch_size: int = 64  # instances (images, texts, arrays) per request; over it: 413
+    max_text_chars: int = 5_000  # per text; over it: 413 (longer texts are not truncated silently)
     ort_threads: int = 1  # onnxruntime intra-op threads per worker: workers x threads <= cores
     top_k: int = 5  # labels returned per prediction on /v1 (capped at the model's class count)
     log_level: str = "INFO"
@@ -34,7 +35,7 @@ class Settings:
         return cls(**values).validated()
 
     def validated(self) -> "Settings":
-        for name in ("max_request_bytes", "max_image_pixels", "max_batch_size", "ort_threads", "top_k"):
+        for name in ("max_request_bytes", "max_image_pixels", "max_batch_size", "max_text_chars", "ort_threads", "top_k"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{PREFIX}{name.upper()} must be >= 1, got {getattr(self, name)}")
         if self.log_level not in LOG_LEVELS:

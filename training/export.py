@@ -76,13 +76,16 @@ def check_parity(model: Any, onnx_bytes: bytes, inputs: np.ndarray, tolerance: f
     return diff
 
 
-def write_version(model_dir: Path, version: int, onnx_bytes: bytes, metadata: dict[str, Any]) -> Path:
-    """Write model.onnx + metadata.json into models/<name>/<version>/ atomically."""
+def write_version(model_dir: Path, version: int, onnx_bytes: bytes, metadata: dict[str, Any],
+                  assets: dict[str, bytes] | None = None) -> Path:
+    """Write model.onnx + metadata.json (+ assets, e.g. vocab.json) into models/<name>/<version>/ atomically."""
     model_dir.mkdir(parents=True, exist_ok=True)
     target = model_dir / str(version)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=model_dir))
     try:
         (staging / "model.onnx").write_bytes(onnx_bytes)
+        for name, content in (assets or {}).items():
+            (staging / name).write_bytes(content)
         full = {
             **metadata,
             "version": version,
@@ -109,12 +112,13 @@ def export(
     input_name: str,
     parity_inputs: np.ndarray,
     metadata: dict[str, Any],
+    assets: dict[str, bytes] | None = None,
 ) -> Path:
     """Convert, verify against Keras on `parity_inputs`, then write. Returns the version directory."""
     started = time.perf_counter()
     onnx_bytes = convert(model, input_name, parity_inputs.shape[1:], str(parity_inputs.dtype))
     diff = check_parity(model, onnx_bytes, parity_inputs)
     metadata = {**metadata, "parity_max_abs_diff": diff, "parity_inputs": int(len(parity_inputs))}
-    path = write_version(model_dir, version, onnx_bytes, metadata)
+    path = write_version(model_dir, version, onnx_bytes, metadata, assets)
     log.info("exported %s in %.1fs", path, time.perf_counter() - started)
     return path

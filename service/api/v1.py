@@ -7,8 +7,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from service.api.common import dataplane, is_json, read_json, resolve
 from service.codecs.image import b64decode
-from service.dataplane import Item
 from service.errors import InvalidInput, UnsupportedMediaType
+from service.inputs import Item
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -53,10 +53,15 @@ def _items_from_request() -> tuple[list[Item], Any]:
         if not body:
             raise InvalidInput("the request body is empty; send the image bytes")
         return [body], top_k
+    if mimetype == "text/plain":  # one text; kept as bytes so that invalid UTF-8 is a clear 400
+        body = request.get_data(cache=True)
+        if not body:
+            raise InvalidInput("the request body is empty; send the text")
+        return [_text(body)], top_k
     if mimetype and not is_json(mimetype):
         raise UnsupportedMediaType(
             f"content type '{mimetype}' is not supported; send application/json, "
-            "multipart/form-data or an image/* body"
+            "multipart/form-data, an image/* body or a text/plain body"
         )
     body = read_json()
     if not isinstance(body, dict):
@@ -70,13 +75,21 @@ def _items_from_request() -> tuple[list[Item], Any]:
     raise InvalidInput('the body needs "instances" (row format) or "inputs" (columnar format)')
 
 
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"the text is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
 def _value(value: Any, where: str) -> Item:
-    """{"b64": ...} -> bytes; a (nested) list of numbers stays as it is."""
+    """{"b64": ...} -> bytes; a text or a (nested) list of numbers stays as it is."""
     if isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str):
         return b64decode(value["b64"], where)
-    if isinstance(value, list):
+    if isinstance(value, (list, str)):
         return value
-    raise InvalidInput(f'{where}: expected a list of numbers or {{"b64": "..."}}, got {type(value).__name__}')
+    raise InvalidInput(f'{where}: expected a text, a list of numbers or {{"b64": "..."}}, '
+                       f"got {type(value).__name__}")
 
 
 def _rows(instances: Any) -> list[Item]:

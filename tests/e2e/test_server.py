@@ -122,3 +122,12 @@ def test_real_photo_jpeg_through_both_protocols(server):
         assert int(np.argmax(v2.json()["outputs"][0]["data"])) == v1.json()["predictions"][0]["class_id"]
     metadata = requests.get(f"{server.url}/v2/models/efficientnet_lite0", timeout=10).json()
     assert metadata["parameters"]["weights"] == "imagenet" and metadata["versions"] == ["1", "2"]
+
+
+def test_sentiment_from_raw_text_over_http(server):
+    response = requests.post(f"{server.url}/v1/models/sentiment:predict", data="I love this airline!".encode(),
+                             headers={"Content-Type": "text/plain; charset=utf-8"}, timeout=30)
+    assert response.status_code == 200 and response.json()["predictions"][0]["label"] == "positive"
+    body = {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["flight cancelled again, awful"]}]}
+    output = requests.post(f"{server.url}/v2/models/sentiment/infer", json=body, timeout=30).json()["outputs"][0]
+    assert int(np.argmax(output["data"])) == 0  # negative

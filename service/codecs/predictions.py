@@ -1,0 +1,43 @@
+"""Model probabilities -> labelled predictions (V1 and batch output)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from service.errors import InvalidInput
+from service.registry import LoadedModel
+
+
+def class_count(model: LoadedModel) -> int:
+    return len(model.config.labels) or int(model.config.outputs[0].shape[-1])
+
+
+def resolve_top_k(model: LoadedModel, requested: Any, default: int) -> int:
+    classes = class_count(model)
+    if requested is None:
+        return min(model.config.top_k, default, classes)
+    try:
+        k = int(requested)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"top_k must be an integer, got {requested!r}") from None
+    if not 1 <= k <= classes:
+        raise InvalidInput(f"top_k must be between 1 and {classes}, got {k}")
+    return k
+
+
+def _label(model: LoadedModel, index: int) -> str:
+    labels = model.config.labels
+    return labels[index] if index < len(labels) else str(index)
+
+
+def prediction(model: LoadedModel, probabilities: np.ndarray, k: int) -> dict[str, Any]:
+    """Image models: the best class and the top-k. Text models: the label and every class's probability."""
+    order = np.argsort(-probabilities, kind="stable")
+    best = int(order[0])
+    head = {"label": _label(model, best), "class_id": best, "probability": round(float(probabilities[best]), 6)}
+    if model.config.task == "text_classification":
+        return {**head, "probabilities": {_label(model, i): round(float(p), 6) for i, p in enumerate(probabilities)}}
+    top = [{"label": _label(model, int(i)), "class_id": int(i), "probability": round(float(probabilities[i]), 6)}
+           for i in order[:k]]
+    return {**head, "top_k": top}

@@ -1,0 +1,120 @@
+"""Client items (encoded images, texts, arrays) and V2 tensors -> one validated model batch.
+
+Every check a client can fail lives here and raises a 4xx error: shape, dtype, finiteness,
+value range, token ids, batch size, text length, image decoding.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence, Union
+
+import numpy as np
+
+from service.codecs.image import image_to_array
+from service.errors import InvalidInput, PayloadTooLarge
+from service.protocol import DATATYPES
+from service.registry import LoadedModel
+from service.settings import Settings
+
+# One item of a V1 request or a batch run: encoded image bytes, a text, or an array-like of numbers.
+Item = Union[bytes, str, np.ndarray, list]
+
+
+def check_batch_size(model: LoadedModel, size: int, settings: Settings) -> None:
+    limit = min(settings.max_batch_size, model.config.max_batch_size)
+    if size > limit:
+        raise PayloadTooLarge(f"{size} instances in one request; the limit is {limit}")
+
+
+def prepare(model: LoadedModel, items: Sequence[Item], settings: Settings) -> np.ndarray:
+    """Items -> one validated batch for the model."""
+    if not items:
+        raise InvalidInput("no instances to predict")
+    check_batch_size(model, len(items), settings)
+    if model.tokenizer is not None:
+        rows = [text_ids(model, item, settings, f"instance {i}") for i, item in enumerate(items)]
+        return check_tensor(model, np.stack(rows), settings)
+    item_shape = tuple(model.config.inputs[0].shape[1:])
+    rows = []
+    for index, item in enumerate(items):
+        where = f"instance {index}"
+        if isinstance(item, (bytes, bytearray)):
+            if not model.config.preprocessing:
+                raise InvalidInput(f"{where}: model '{model.name}' does not take images")
+            rows.append(image_to_array(bytes(item), model.config.preprocessing, settings.max_image_pixels, where))
+        elif isinstance(item, str):
+            raise InvalidInput(f"{where}: model '{model.name}' takes images or arrays, not text")
+        else:
+            rows.append(item_array(item, item_shape, where))
+    return check_tensor(model, np.stack(rows), settings)
+
+
+def text_ids(model: LoadedModel, item: Any, settings: Settings, where: str) -> np.ndarray:
+    if isinstance(item, (bytes, bytearray)):
+        try:
+            item = bytes(item).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"{where}: the text is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if not isinstance(item, str):
+        raise InvalidInput(f"{where}: model '{model.name}' takes text strings, got {type(item).__name__}")
+    try:
+        item.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{where}: the text is not valid Unicode (lone surrogate escapes)") from None
+    if len(item) > settings.max_text_chars:
+        raise PayloadTooLarge(f"{where}: the text has {len(item)} characters; the limit is "
+                              f"{settings.max_text_chars} (AXON_MAX_TEXT_CHARS)")
+    if not item.strip():
+        raise InvalidInput(f"{where}: the text is empty")
+    return model.tokenizer.encode(item)
+
+
+def item_array(item: Any, item_shape: tuple, where: str) -> np.ndarray:
+    try:
+        array = np.asarray(item, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
+        raise InvalidInput(f"{where}: expected a (nested) list of numbers of shape "
+                           f"{list(item_shape)}, or an encoded image") from None
+    if array.shape != item_shape and array.ndim == 1 and array.size == int(np.prod(item_shape)):
+        array = array.reshape(item_shape)
+    if array.shape != item_shape:
+        raise InvalidInput(f"{where}: expected shape {list(item_shape)} "
+                           f"(or {int(np.prod(item_shape))} values flat), got {list(array.shape)}")
+    return array
+
+
+def check_tensor(model: LoadedModel, batch: np.ndarray, settings: Settings) -> np.ndarray:
+    """Shape [N, *item] (a flat [N, prod(item)] is reshaped), the model's dtype, finite, in range."""
+    spec = model.config.inputs[0]
+    item_shape = tuple(spec.shape[1:])
+    if batch.ndim == 2 and batch.shape[1] == int(np.prod(item_shape)) and batch.shape[1:] != item_shape:
+        batch = batch.reshape((batch.shape[0], *item_shape))
+    if batch.shape[1:] != item_shape:
+        raise InvalidInput(f"input '{spec.name}': expected shape [N, {', '.join(map(str, item_shape))}], "
+                           f"got {list(batch.shape)}")
+    if batch.shape[0] == 0:
+        raise InvalidInput(f"input '{spec.name}': the batch is empty")
+    check_batch_size(model, batch.shape[0], settings)
+    dtype = np.dtype(DATATYPES[spec.datatype])
+    if dtype.kind == "f":
+        batch = batch.astype(dtype, copy=False)
+        if not np.isfinite(batch).all():
+            raise InvalidInput(f"input '{spec.name}': values must be finite numbers (no NaN, null or infinity)")
+    else:
+        if batch.dtype.kind == "f" and not (np.isfinite(batch).all() and (batch == np.round(batch)).all()):
+            raise InvalidInput(f"input '{spec.name}': values must be integers")
+        batch = batch.astype(dtype)
+    low, high, slack = _value_range(model)
+    if low is not None and (batch.min() < low - slack or batch.max() > high + slack):
+        raise InvalidInput(f"input '{spec.name}': values must lie in [{low}, {high}], "
+                           f"got [{batch.min():.4g}, {batch.max():.4g}]")
+    return np.ascontiguousarray(batch)
+
+
+def _value_range(model: LoadedModel) -> tuple[Any, Any, float]:
+    """(low, high, slack): slack forgives float32 rounding of the range's own end points."""
+    if model.tokenizer is not None:
+        return 0, model.tokenizer.size - 1, 0.0
+    if model.config.inputs[0].range is None:
+        return None, None, 0.0
+    low, high = model.config.inputs[0].range
+    return low, high, 1e-5 * (high - low)
