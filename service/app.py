@@ -6,11 +6,10 @@ onnxruntime sessions) after the fork. Nothing happens at import time.
 from __future__ import annotations
 
 import logging
-import time
 
-from flask import Flask, Response, g, request
+from flask import Flask
 
-from service.api import ops, v1, v2
+from service.api import hooks, ops, v1, v2
 from service.api.errors import register_error_handlers
 from service.dataplane import DataPlane
 from service.metrics import Metrics
@@ -24,6 +23,7 @@ log = logging.getLogger("axon")
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> Flask:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+    logging.getLogger("axon").setLevel(settings.log_level)
     metrics = Metrics()
 
     def record_load(model: LoadedModel, seconds: float) -> None:
@@ -43,28 +43,5 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     for blueprint in (v2.bp, v1.bp, ops.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
-    _instrument(app, metrics)
+    hooks.install(app, settings, metrics)
     return app
-
-
-def _instrument(app: Flask, metrics: Metrics) -> None:
-    """Time and count every request in one place, labelled by the model it resolved to."""
-
-    @app.before_request
-    def _start() -> None:
-        g.started = time.perf_counter()
-        metrics.in_flight.inc()
-
-    @app.after_request
-    def _count(response: Response) -> Response:
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        model, version = g.get("metric_model", ""), g.get("metric_version", "")
-        metrics.requests.labels(model, version, endpoint, str(response.status_code)).inc()
-        if "started" in g:
-            metrics.request_seconds.labels(endpoint).observe(time.perf_counter() - g.started)
-        return response
-
-    @app.teardown_request
-    def _done(_exc: BaseException | None) -> None:
-        if "started" in g:
-            metrics.in_flight.dec()

@@ -21,6 +21,10 @@ class InvalidInput(AxonError):
     status = 400
 
 
+class Unauthorized(AxonError):
+    status = 401
+
+
 class ModelNotFound(AxonError):
     status = 404
 
@@ -35,3 +39,14 @@ class UnsupportedMediaType(AxonError):
 
 class ModelNotReady(AxonError):
     status = 503
+
+
+class Overloaded(AxonError):
+    """The model's queue is full: retry later (503 with Retry-After)."""
+
+    status = 503
+    retry_after = 1
+
+
+class Timeout(AxonError):
+    status = 504

@@ -19,7 +19,7 @@ timeout = int(os.environ.get("AXON_WORKER_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("AXON_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
 preload_app = False  # sessions must be created after fork: one per worker, with its own threads
-accesslog = "-"
+accesslog = None  # the app writes one structured JSON line per request (logger axon.access)
 errorlog = "-"
 loglevel = os.environ.get("AXON_LOG_LEVEL", "info").lower()
 

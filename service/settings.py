@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 PREFIX = "AXON_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+POSITIVE = ("max_request_bytes", "max_image_pixels", "max_batch_size", "max_text_chars", "ort_threads", "top_k",
+            "request_timeout_s")
 
 
 @dataclass(frozen=True)
@@ -21,39 +23,68 @@ class Settings:
     max_text_chars: int = 5_000  # per text; over it: 413 (longer texts are not truncated silently)
     ort_threads: int = 1  # onnxruntime intra-op threads per worker: workers x threads <= cores
     top_k: int = 5  # labels returned per prediction on /v1 (capped at the model's class count)
+    request_timeout_s: float = 30.0  # a request waiting longer than this for its batch: 504
+    reload_interval_s: float = 10.0  # poll models/ for new or removed versions; 0 turns polling off
+    api_keys: tuple[str, ...] = ()  # comma-separated; when set, inference and model routes need a Bearer key
+    api_keys_file: Path | None = None  # one key per line, added to api_keys
+    auth_ops: bool = False  # also require a key for health, metrics and docs
     log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}
         for field in fields(cls):
-            raw = environ.get(PREFIX + field.name.upper())
+            variable = PREFIX + field.name.upper()
+            raw = environ.get(variable)
             if raw is None or raw == "":
                 continue
-            values[field.name] = _parse(field.name, field.type, raw)
+            parse = PARSERS[str(field.type)]
+            try:
+                values[field.name] = parse(raw)
+            except ValueError:
+                raise ValueError(f"{variable}={raw!r} is not a valid {field.type}") from None
         return cls(**values).validated()
 
     def validated(self) -> "Settings":
-        for name in ("max_request_bytes", "max_image_pixels", "max_batch_size", "max_text_chars", "ort_threads", "top_k"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{PREFIX}{name.upper()} must be >= 1, got {getattr(self, name)}")
-        if self.log_level not in LOG_LEVELS:
+        for name in POSITIVE:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(self, name)}")
+        if self.reload_interval_s < 0:
+            raise ValueError(f"{PREFIX}RELOAD_INTERVAL_S must be >= 0, got {self.reload_interval_s}")
+        level = self.log_level.upper()
+        if level not in LOG_LEVELS:
             raise ValueError(f"{PREFIX}LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
-        return self
+        keys = self.api_keys
+        if self.api_keys_file is not None:
+            try:
+                lines = self.api_keys_file.read_text().splitlines()
+            except OSError as exc:
+                raise ValueError(f"{PREFIX}API_KEYS_FILE: cannot read {self.api_keys_file}: {exc.strerror}") from None
+            keys = keys + tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+        return replace(self, log_level=level, api_keys=keys, api_keys_file=None) if (
+            level != self.log_level or keys != self.api_keys or self.api_keys_file) else self
 
     @staticmethod
     def env_names() -> list[str]:
         return [PREFIX + field.name.upper() for field in fields(Settings)]
 
 
-def _parse(name: str, kind: object, raw: str) -> object:
-    kind = str(kind)
-    try:
-        if kind in ("int", "<class 'int'>"):
-            return int(raw)
-        if kind in ("Path", "<class 'pathlib.Path'>"):
-            return Path(raw)
-        return raw.upper() if name == "log_level" else raw
-    except ValueError:
-        raise ValueError(f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "int": int,
+    "float": float,
+    "bool": _bool,
+    "str": str,
+    "Path": Path,
+    "Path | None": Path,
+    "tuple[str, ...]": lambda raw: tuple(key.strip() for key in raw.split(",") if key.strip()),
+}

@@ -1,0 +1,63 @@
+"""Per-request hooks, in one place: request id, API keys, metrics timing, structured access log."""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+
+from flask import Flask, Response, g, request
+
+from service.api.errors import request_id
+from service.errors import Unauthorized
+from service.metrics import Metrics
+from service.settings import Settings
+
+access_log = logging.getLogger("axon.access")
+# Routes a load balancer, Kubernetes or Prometheus must reach without a key (unless AXON_AUTH_OPS).
+OPS_PREFIXES = ("/v2/health/", "/metrics", "/openapi.json", "/docs")
+
+
+def check_api_key(settings: Settings) -> None:
+    """401 unless the request carries `Authorization: Bearer <one of the keys>` (constant time)."""
+    if not settings.api_keys:
+        return
+    if not settings.auth_ops and request.path.startswith(OPS_PREFIXES):
+        return
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    presented_bytes = presented.strip().encode()
+    # Compare against every key, whatever the outcome, so timing says nothing about which matched.
+    matches = [hmac.compare_digest(presented_bytes, key.encode()) for key in settings.api_keys]
+    if scheme.lower() != "bearer" or not any(matches):
+        raise Unauthorized("missing or invalid API key: send 'Authorization: Bearer <key>'")
+
+
+def install(app: Flask, settings: Settings, metrics: Metrics) -> None:
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+        request_id()
+        metrics.in_flight.inc()
+        check_api_key(settings)
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        model, version = g.get("metric_model", ""), g.get("metric_version", "")
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics.requests.labels(model, version, endpoint, str(response.status_code)).inc()
+        metrics.request_seconds.labels(endpoint).observe(elapsed)
+        response.headers["X-Request-ID"] = request_id()
+        if response.status_code == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="axon"'
+        access_log.info(json.dumps({
+            "request_id": request_id(), "method": request.method, "path": request.path,
+            "status": response.status_code, "latency_ms": round(elapsed * 1e3, 3),
+            "model": model or None, "version": version or None, "bytes_in": request.content_length or 0,
+        }))
+        return response
+
+    @app.teardown_request
+    def _done(_exc: BaseException | None) -> None:
+        if "started" in g:
+            metrics.in_flight.dec()

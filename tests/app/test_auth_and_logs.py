@@ -1,0 +1,63 @@
+"""API keys, request ids and the structured access log."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from service.app import create_app
+from service.settings import Settings
+
+KEY = "s3cret-key-for-tests"
+PREDICT = "/v1/models/sentiment:predict"
+
+
+@pytest.fixture
+def secured(built_models):
+    return create_app(Settings(model_dir=built_models, api_keys=("other-key", KEY))).test_client()
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY},
+                                     {"Authorization": f"Basic {KEY}"}, {"Authorization": "Bearer "}])
+def test_inference_and_model_routes_need_a_valid_key(secured, headers):
+    for method, path, kwargs in (("post", PREDICT, {"json": {"instances": ["hi"]}}),
+                                 ("get", "/v2/models/sentiment", {}), ("get", "/v1/models/sentiment", {}),
+                                 ("get", "/v2", {})):
+        response = getattr(secured, method)(path, headers=headers, **kwargs)
+        assert response.status_code == 401 and "API key" in response.json["error"]
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_valid_key_is_accepted(secured):
+    response = secured.post(PREDICT, json={"instances": ["hi"]}, headers={"Authorization": f"Bearer {KEY}"})
+    assert response.status_code == 200
+
+
+def test_health_and_metrics_stay_open_unless_configured(secured, built_models):
+    for path in ("/v2/health/live", "/v2/health/ready", "/metrics"):
+        assert secured.get(path).status_code == 200
+    locked = create_app(Settings(model_dir=built_models, api_keys=(KEY,), auth_ops=True)).test_client()
+    assert locked.get("/metrics").status_code == 401
+
+
+def test_keys_never_reach_the_logs(secured, caplog):
+    with caplog.at_level(logging.DEBUG):
+        secured.post(PREDICT, json={"instances": ["hi"]}, headers={"Authorization": f"Bearer {KEY}"})
+        secured.post(PREDICT, json={"instances": ["hi"]}, headers={"Authorization": "Bearer guess-123"})
+    assert KEY not in caplog.text and "guess-123" not in caplog.text
+
+
+def test_request_id_is_taken_or_made_and_echoed(client):
+    assert client.get("/v2/health/live", headers={"X-Request-ID": "abc-1"}).headers["X-Request-ID"] == "abc-1"
+    made = client.get("/v2/health/live").headers["X-Request-ID"]
+    assert len(made) == 32
+
+
+def test_access_log_is_one_json_line_per_request(client, caplog):
+    with caplog.at_level(logging.INFO, logger="axon.access"):
+        client.post(PREDICT, json={"instances": ["great"]}, headers={"X-Request-ID": "req-9"})
+    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "axon.access"]
+    assert records[-1]["request_id"] == "req-9" and records[-1]["status"] == 200
+    assert records[-1]["model"] == "sentiment" and records[-1]["version"] == "1"
+    assert records[-1]["latency_ms"] > 0
