@@ -33,7 +33,7 @@ class DataPlane:
     # --- health and metadata -------------------------------------------------------------
 
     def server_metadata(self) -> dict[str, Any]:
-        return {"name": SERVER_NAME, "version": SERVER_VERSION, "extensions": []}
+        return {"name": SERVER_NAME, "version": SERVER_VERSION, "extensions": ["binary_tensor_data"]}
 
     def ready(self) -> bool:
         return self.registry.ready

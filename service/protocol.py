@@ -42,6 +42,11 @@ class InferenceRequest:
     id: str | None = None
     outputs: list[str] | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    binary_outputs: frozenset[str] = frozenset()  # outputs asked for with binary_data (extension)
+    all_outputs_binary: bool = False  # request parameter binary_data_output
+
+    def wants_binary(self, output: str) -> bool:
+        return self.all_outputs_binary or output in self.binary_outputs
 
     @classmethod
     def from_json(cls, body: Any) -> "InferenceRequest":
@@ -54,16 +59,20 @@ class InferenceRequest:
         if request_id is not None and not isinstance(request_id, str):
             raise InvalidInput("'id' must be a string")
         outputs = body.get("outputs")
-        names = None
+        names, binary = None, set()
         if outputs is not None:
             if not isinstance(outputs, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs):
                 raise InvalidInput("'outputs' must be a list of objects with a 'name'")
             names = [o["name"] for o in outputs]
+            binary = {o["name"] for o in outputs if _parameters(o, f"output '{o['name']}'").get("binary_data")}
+        parameters = _parameters(body, "request")
         return cls(
             inputs=[_parse_input(i, item) for i, item in enumerate(inputs)],
             id=request_id,
             outputs=names,
-            parameters=_parameters(body, "request"),
+            parameters=parameters,
+            binary_outputs=frozenset(binary),
+            all_outputs_binary=bool(parameters.get("binary_data_output")),
         )
 
 
@@ -84,9 +93,10 @@ def _parse_input(index: int, item: Any) -> RequestInput:
         raise InvalidInput(f"input '{name}': shape must be a list of non-negative integers, got {shape!r}")
     if datatype not in DATATYPES:
         raise InvalidInput(f"input '{name}': unknown datatype {datatype!r}; use one of {', '.join(DATATYPES)}")
-    if "data" not in item:
+    parameters = _parameters(item, f"input '{name}'")
+    if "data" not in item and "binary_data_size" not in parameters:
         raise InvalidInput(f"input '{name}': 'data' is missing")
-    return RequestInput(name, shape, datatype, item["data"], _parameters(item, f"input '{name}'"))
+    return RequestInput(name, shape, datatype, item.get("data"), parameters)
 
 
 @dataclass(frozen=True)
@@ -94,10 +104,13 @@ class ResponseOutput:
     name: str
     shape: list[int]
     datatype: str
-    data: list[Any]
+    array: np.ndarray
 
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "shape": self.shape, "datatype": self.datatype, "data": self.data}
+    def to_json(self, binary_size: int | None = None) -> dict[str, Any]:
+        head = {"name": self.name, "shape": self.shape, "datatype": self.datatype}
+        if binary_size is not None:
+            return {**head, "parameters": {"binary_data_size": binary_size}}
+        return {**head, "data": self.array.ravel().tolist()}
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """Open Inference Protocol (KServe V2) REST routes."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
 from service.api.common import dataplane, read_json, resolve
+from service.codecs import binary
 from service.protocol import InferenceRequest
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
@@ -48,5 +49,13 @@ def model_ready(name: str, version: str | None = None) -> Response:
 @bp.post("/models/<name>/versions/<version>/infer")
 def infer(name: str, version: str | None = None) -> Response:
     resolve(name, version)
-    request = InferenceRequest.from_json(read_json())
-    return jsonify(dataplane().infer(name, version, request).to_json())
+    header_length = request.headers.get(binary.HEADER)
+    if header_length is None:
+        inference = InferenceRequest.from_json(read_json())
+    else:
+        header, rest = binary.split_body(request.get_data(cache=True), header_length)
+        inference = binary.attach_binary_inputs(InferenceRequest.from_json(header), rest)
+    body, json_length = binary.encode_response(dataplane().infer(name, version, inference), inference)
+    if json_length is None:
+        return Response(body, content_type="application/json")
+    return Response(body, content_type="application/octet-stream", headers={binary.HEADER: str(json_length)})

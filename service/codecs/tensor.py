@@ -57,4 +57,4 @@ def encode_tensor(name: str, array: np.ndarray) -> ResponseOutput:
     datatype = NUMPY_TO_DATATYPE.get(array.dtype)
     if datatype is None:
         raise TypeError(f"no V2 datatype for numpy dtype {array.dtype}")
-    return ResponseOutput(name, list(array.shape), datatype, array.ravel().tolist())
+    return ResponseOutput(name, list(array.shape), datatype, array)

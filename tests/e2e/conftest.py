@@ -12,7 +12,7 @@ def server(built_models, tmp_path_factory):
     metrics_dir = directory / "metrics"
     metrics_dir.mkdir()
     running = Server(built_models, metrics_dir, directory / "gunicorn.log",
-                     AXON_MAX_REQUEST_BYTES=str(512 * 1024))
+                     AXON_MAX_REQUEST_BYTES=str(2 * 1024 * 1024))
     try:
         running.wait_ready()
         yield running

@@ -94,7 +94,7 @@ def test_concurrent_clients_get_correct_answers_without_errors(server, heldout):
 def test_bad_requests_over_real_http_and_the_server_keeps_serving(server, heldout):
     cases = [
         (dict(data=b'{"inputs": [', headers={"Content-Type": "application/json"}), V2, 400),
-        (dict(data=b"x" * (600 * 1024), headers={"Content-Type": "image/png"}), V1, 413),
+        (dict(data=b"x" * (3 * 1024 * 1024), headers={"Content-Type": "image/png"}), V1, 413),
         (dict(data=b"GIF89a broken", headers={"Content-Type": "image/gif"}), V1, 400),
         (dict(data=b"a,b", headers={"Content-Type": "text/csv"}), V1, 415),
     ]

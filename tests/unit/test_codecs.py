@@ -73,7 +73,7 @@ def test_decode_bytes_errors(shape, data, message):
 def test_encode_tensor_round_trips(array, datatype):
     output = encode_tensor("y", array)
     assert (output.datatype, output.shape) == (datatype, list(array.shape))
-    back = decode_tensor(RequestInput("y", output.shape, output.datatype, output.data))
+    back = decode_tensor(RequestInput("y", output.shape, output.datatype, output.to_json()["data"]))
     np.testing.assert_array_equal(back, array)
 
 
@@ -85,3 +85,18 @@ def test_b64decode(text, expected):
 def test_b64decode_rejects_garbage():
     with pytest.raises(InvalidInput, match="not valid base64"):
         b64decode("not base64!!", "instances[0]")
+
+
+@pytest.mark.parametrize("items", [[b"a", b"", "é".encode()], [], [bytes(range(256))]])
+def test_bytes_serialization_round_trips(items):
+    from service.codecs.binary import deserialize_bytes, serialize_bytes
+
+    assert deserialize_bytes(serialize_bytes(items)) == items
+
+
+@pytest.mark.parametrize("raw", [b"\x05\x00\x00\x00abc", b"\x01\x00"])
+def test_truncated_bytes_elements_are_invalid(raw):
+    from service.codecs.binary import deserialize_bytes
+
+    with pytest.raises(InvalidInput, match="BYTES"):
+        deserialize_bytes(raw)

@@ -1,6 +1,7 @@
 """V2 request parsing: every malformed shape is a clear InvalidInput."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from service.errors import InvalidInput
@@ -40,6 +41,6 @@ def test_rejects_malformed_requests(body, message):
 
 
 def test_response_echoes_id_only_when_given():
-    output = ResponseOutput("y", [1], "FP32", [0.5])
+    output = ResponseOutput("y", [1], "FP32", np.array([0.5], np.float32))
     assert "id" not in InferenceResponse("m", "1", [output]).to_json()
     assert InferenceResponse("m", "1", [output], id="abc").to_json()["id"] == "abc"

@@ -1,0 +1,86 @@
+"""Protocol conformance with a client nobody here wrote: NVIDIA's tritonclient[http], JSON and binary."""
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pytest
+
+httpclient = pytest.importorskip("tritonclient.http")
+from tritonclient.utils import InferenceServerException  # noqa: E402
+
+from tests.conftest import png_bytes  # noqa: E402
+from training.photos import photo_bytes  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    triton = httpclient.InferenceServerClient(url=server.url.removeprefix("http://"))
+    yield triton
+    triton.close()
+
+
+def infer(client, model, name, array, datatype, binary_in, binary_out, version=""):
+    tensor = httpclient.InferInput(name, list(array.shape), datatype)
+    tensor.set_data_from_numpy(array, binary_data=binary_in)
+    output = httpclient.InferRequestedOutput("probabilities", binary_data=binary_out)
+    result = client.infer(model, [tensor], model_version=version, outputs=[output], request_id="r-1")
+    assert result.get_response()["id"] == "r-1"
+    return result.as_numpy("probabilities")
+
+
+def test_server_health_and_metadata(client):
+    assert client.is_server_live() and client.is_server_ready()
+    metadata = client.get_server_metadata()
+    assert metadata["name"] == "axon" and "binary_tensor_data" in metadata["extensions"]
+
+
+@pytest.mark.parametrize("model", ["mnist", "efficientnet_lite0", "sentiment"])
+def test_model_metadata_and_readiness(client, model):
+    assert client.is_model_ready(model) and client.is_model_ready(model, "1")
+    metadata = client.get_model_metadata(model)
+    assert metadata["name"] == model and "1" in metadata["versions"]
+    assert metadata["inputs"][0]["datatype"] in ("FP32", "INT32")
+
+
+@pytest.mark.parametrize("binary_in, binary_out", [(False, False), (True, False), (False, True), (True, True)])
+def test_mnist_fp32_tensors(client, heldout, binary_in, binary_out):
+    digits, labels = heldout[0][:8].astype(np.float32) / 255.0, heldout[1][:8]
+    probabilities = infer(client, "mnist", "pixels", digits, "FP32", binary_in, binary_out)
+    assert probabilities.shape == (8, 10) and (probabilities.argmax(1) == labels).mean() >= 0.875
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_lite0_encoded_images_as_bytes(client, binary):
+    jpeg = photo_bytes("coffee.png")
+    value = jpeg if binary else base64.b64encode(jpeg)  # JSON carries images as base64 text
+    probabilities = infer(client, "efficientnet_lite0", "image", np.array([value], dtype=np.object_), "BYTES",
+                          binary, binary, version="1")
+    assert probabilities.shape == (1, 1000) and probabilities.argmax() == 967  # espresso
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_sentiment_texts_as_bytes(client, binary):
+    texts = np.array(["I love this airline".encode(), "worst flight ever, so angry".encode()], dtype=np.object_)
+    probabilities = infer(client, "sentiment", "text", texts, "BYTES", binary, binary)
+    assert list(probabilities.argmax(1)) == [2, 0]
+
+
+def test_digit_png_through_binary_bytes(client, heldout):
+    value = np.array([png_bytes(255 - heldout[0][0])], dtype=np.object_)
+    probabilities = infer(client, "mnist", "image", value, "BYTES", True, True)
+    assert probabilities.argmax() == heldout[1][0]
+
+
+def test_errors_reach_the_client_with_their_status(client):
+    digits = np.zeros((1, 27, 28), dtype=np.float32)
+    with pytest.raises(InferenceServerException) as bad_shape:
+        infer(client, "mnist", "pixels", digits, "FP32", True, True)
+    assert bad_shape.value.status() == "400" and "expected shape" in bad_shape.value.message()
+    with pytest.raises(InferenceServerException) as unknown:
+        client.get_model_metadata("no_such_model")
+    assert unknown.value.status() == "404"
+    with pytest.raises(InferenceServerException) as bad_utf8:
+        infer(client, "sentiment", "text", np.array([b"\xff\xfe"], dtype=np.object_), "BYTES", True, True)
+    assert bad_utf8.value.status() == "400" and "UTF-8" in bad_utf8.value.message()
+    assert not client.is_model_ready("no_such_model")
