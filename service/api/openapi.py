@@ -1,0 +1,140 @@
+"""The OpenAPI 3 document of every route, built from the served models (so it never drifts)."""
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_STATUSES = {
+    "400": "Invalid input",
+    "401": "Missing or invalid API key (when AXON_API_KEYS is set)",
+    "404": "Unknown model or version",
+    "413": "Body, batch, image or text over its limit",
+    "415": "Unsupported content type",
+    "503": "Model or version not loadable, or overloaded (Retry-After)",
+    "504": "Timed out waiting for its batch",
+}
+OBJECT = {"type": "object", "additionalProperties": True}
+TENSOR_DATA = {"description": "row-major values, flat or nested; BYTES: strings (images base64-encoded)"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _responses(ok: str, schema: dict, *errors: str) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": {"description": ok, "content": _json(schema)}}
+    for status in ("400", "401", "404", "413", "415", "503", "504"):
+        if status in errors:
+            responses[status] = {"description": ERROR_STATUSES[status], "content": _json(_ref("Error"))}
+    return responses
+
+
+def _operation(summary: str, ok: str, schema: dict, *errors: str, params: list | None = None,
+               body: dict | None = None) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": _responses(ok, schema, *errors)}
+    if params:
+        operation["parameters"] = params
+    if body:
+        operation["requestBody"] = {"required": True, "content": body}
+    return operation
+
+
+def build(models: list[str]) -> dict[str, Any]:
+    model = {"name": "model", "in": "path", "required": True,
+             "schema": {"type": "string", **({"enum": models} if models else {})}}
+    version = {"name": "version", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+    top_k = {"name": "top_k", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}}
+    model_errors = ("401", "404", "503")
+    infer_errors = ("400", "401", "404", "413", "415", "503", "504")
+    binary = {"type": "string", "format": "binary"}
+    predict_body = {
+        "application/json": {"schema": _ref("PredictRequest")},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {"file": binary}}},
+        "image/*": {"schema": binary},
+        "text/plain": {"schema": {"type": "string"}},
+    }
+    paths: dict[str, Any] = {
+        "/v2/health/live": {"get": _operation("Liveness", "The process answers", _ref("Live"))},
+        "/v2/health/ready": {"get": {**_operation("Readiness", "Every model loaded and warmed", _ref("Ready")),
+                                     "responses": {"200": {"description": "Ready", "content": _json(_ref("Ready"))},
+                                                   "503": {"description": "Not ready", "content": _json(_ref("Ready"))}}}},
+        "/v2": {"get": _operation("Server metadata", "Server metadata", _ref("ServerMetadata"), "401")},
+        "/metrics": {"get": {"summary": "Prometheus metrics, all workers", "responses": {
+            "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+    }
+    for prefix, params in (("/v2/models/{model}", [model]), ("/v2/models/{model}/versions/{version}", [model, version])):
+        paths[prefix] = {"get": _operation("Model metadata", "Model metadata", _ref("ModelMetadata"), *model_errors,
+                                           params=params)}
+        paths[prefix + "/ready"] = {"get": {**_operation("Model readiness", "Ready", _ref("Ready"), "401", "404",
+                                                         params=params),
+                                            "responses": {"200": {"description": "Ready", "content": _json(_ref("Ready"))},
+                                                          "503": {"description": "Not ready", "content": _json(_ref("Ready"))},
+                                                          "401": {"description": ERROR_STATUSES["401"], "content": _json(_ref("Error"))},
+                                                          "404": {"description": ERROR_STATUSES["404"], "content": _json(_ref("Error"))}}}}
+        paths[prefix + "/infer"] = {"post": _operation(
+            "Open Inference Protocol infer (JSON; the binary tensor extension with Inference-Header-Content-Length)",
+            "Inference response", _ref("InferenceResponse"), *infer_errors, params=params,
+            body=_json(_ref("InferenceRequest")))}
+    for prefix, params in (("/v1/models/{model}", [model]), ("/v1/models/{model}/versions/{version}", [model, version])):
+        paths[prefix] = {"get": _operation("TF Serving model status", "Model status", _ref("ModelStatus"),
+                                           *model_errors, params=params)}
+        paths[prefix + ":predict"] = {"post": _operation(
+            "Predict: TF Serving JSON (instances / inputs), multipart upload, raw image or text body",
+            "Predictions", _ref("PredictResponse"), *infer_errors, params=[*params, top_k], body=predict_body)}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Axon", "version": "0.1.0",
+                 "description": "CPU model serving: Open Inference Protocol (V2), TF Serving REST (V1), uploads."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": _schemas(),
+        },
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    tensor_head = {"name": {"type": "string"}, "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                   "datatype": {"type": "string"}, "parameters": OBJECT}
+    return {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+        "Live": {"type": "object", "required": ["live"], "properties": {"live": {"type": "boolean"}}},
+        "Ready": {"type": "object", "required": ["ready"], "properties": {"ready": {"type": "boolean"}}},
+        "ServerMetadata": {"type": "object", "required": ["name", "version", "extensions"], "properties": {
+            "name": {"type": "string"}, "version": {"type": "string"},
+            "extensions": {"type": "array", "items": {"type": "string"}}}},
+        "TensorMetadata": {"type": "object", "required": ["name", "datatype", "shape"], "properties": {
+            "name": {"type": "string"}, "datatype": {"type": "string"}, "shape": {"type": "array", "items": {"type": "integer"}}}},
+        "ModelMetadata": {"type": "object", "required": ["name", "versions", "platform", "inputs", "outputs"], "properties": {
+            "name": {"type": "string"}, "versions": {"type": "array", "items": {"type": "string"}},
+            "platform": {"type": "string"},
+            "inputs": {"type": "array", "items": _ref("TensorMetadata")},
+            "outputs": {"type": "array", "items": _ref("TensorMetadata")}, "parameters": OBJECT}},
+        "ModelStatus": {"type": "object", "required": ["model_version_status"], "properties": {
+            "model_version_status": {"type": "array", "items": OBJECT}}},
+        "RequestInput": {"type": "object", "required": ["name", "shape", "datatype"],
+                         "properties": {**tensor_head, "data": TENSOR_DATA}},
+        "InferenceRequest": {"type": "object", "required": ["inputs"], "properties": {
+            "id": {"type": "string"}, "parameters": OBJECT,
+            "inputs": {"type": "array", "minItems": 1, "items": _ref("RequestInput")},
+            "outputs": {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {
+                "name": {"type": "string"}, "parameters": OBJECT}}}}},
+        "InferenceResponse": {"type": "object", "required": ["model_name", "outputs"], "properties": {
+            "model_name": {"type": "string"}, "model_version": {"type": "string"}, "id": {"type": "string"},
+            "parameters": OBJECT,
+            "outputs": {"type": "array", "items": {"type": "object", "required": ["name", "shape", "datatype"],
+                                                   "properties": {**tensor_head, "data": {"type": "array"}}}}}},
+        "PredictRequest": {"type": "object", "properties": {
+            "instances": {"type": "array", "description": 'texts, (nested) lists of numbers, or {"b64": "..."}'},
+            "inputs": {"description": "columnar: a list, or {input name: list}"},
+            "signature_name": {"type": "string"}, "parameters": OBJECT}},
+        "Prediction": {"type": "object", "required": ["label", "class_id", "probability"], "properties": {
+            "label": {"type": "string"}, "class_id": {"type": "integer"}, "probability": {"type": "number"},
+            "top_k": {"type": "array", "items": OBJECT}, "probabilities": OBJECT}},
+        "PredictResponse": {"type": "object", "required": ["predictions"], "properties": {
+            "predictions": {"type": "array", "items": _ref("Prediction")},
+            "model_name": {"type": "string"}, "model_version": {"type": "string"}, "warning": {"type": "string"}}},
+    }
