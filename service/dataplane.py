@@ -4,12 +4,14 @@ Callable without Flask: `DataPlane(registry, settings).predict("mnist", None, [p
 """
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Sequence
 
 import numpy as np
 
 from service import inputs
+from service.batching import Batcher
 from service.codecs.image import b64decode
 from service.codecs.predictions import prediction, resolve_top_k
 from service.codecs.tensor import decode_bytes, decode_tensor, encode_tensor
@@ -29,6 +31,7 @@ class DataPlane:
         self.registry = registry
         self.settings = settings
         self.metrics = metrics or Metrics()
+        self._batcher_lock = threading.Lock()
 
     # --- health and metadata -------------------------------------------------------------
 
@@ -72,6 +75,22 @@ class DataPlane:
     # --- inference -----------------------------------------------------------------------
 
     def run(self, model: LoadedModel, batch: np.ndarray) -> np.ndarray:
+        """Probabilities for a validated batch: through the model's batcher when it has dynamic batching."""
+        if model.config.dynamic_batching is None:
+            return self.infer_now(model, batch)
+        return self.batcher(model).submit(batch, self.settings.request_timeout_s)
+
+    def batcher(self, model: LoadedModel) -> Batcher:
+        with self._batcher_lock:
+            if model.batcher is None:
+                labels = (model.name, str(model.version))
+                model.batcher = Batcher(
+                    f"{model.name}/{model.version}", lambda batch: self.infer_now(model, batch),
+                    model.config.dynamic_batching,
+                    lambda rows, waits, depth: self.metrics.observe_batch(*labels, rows, waits, depth))
+            return model.batcher
+
+    def infer_now(self, model: LoadedModel, batch: np.ndarray) -> np.ndarray:
         """One onnxruntime call, timed and counted in one place."""
         labels = (model.name, str(model.version))
         started = time.perf_counter()

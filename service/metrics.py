@@ -50,9 +50,28 @@ class Metrics:
             ["model", "version"], registry=None, multiprocess_mode="max",
         )
 
+        self.queue_wait_seconds = Histogram(
+            "axon_batch_queue_wait_seconds", "time a request waited in its model's batching queue",
+            ["model", "version"], buckets=LATENCY_BUCKETS, registry=None,
+        )
+        self.batch_size = Histogram(
+            "axon_batch_size", "rows per merged onnxruntime call (dynamic batching)",
+            ["model", "version"], buckets=(1, 2, 4, 8, 16, 32, 64), registry=None,
+        )
+        self.queue_depth = Gauge(
+            "axon_batch_queue_depth", "requests waiting in batching queues (all workers)",
+            ["model", "version"], registry=None, multiprocess_mode="livesum",
+        )
+
     def all(self) -> list:
         return [self.requests, self.request_seconds, self.inference_seconds, self.inference_items,
-                self.in_flight, self.model_load_seconds]
+                self.in_flight, self.model_load_seconds, self.queue_wait_seconds, self.batch_size, self.queue_depth]
+
+    def observe_batch(self, model: str, version: str, rows: int, waits: list[float], depth: int) -> None:
+        for wait in waits:
+            self.queue_wait_seconds.labels(model, version).observe(wait)
+        self.batch_size.labels(model, version).observe(rows)
+        self.queue_depth.labels(model, version).set(depth)
 
     def exposition(self) -> tuple[bytes, str]:
         """The /metrics body: every worker's values when multiprocess, else this process's."""

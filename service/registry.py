@@ -9,6 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from preprocessing.text import Tokenizer
+from service.batching import Batcher
 from service.errors import ModelNotFound, ModelNotReady
 from service.repository import ModelConfig, Repository, RepositoryError, VersionEntry
 from service.runtime import OnnxModel
@@ -22,6 +23,7 @@ class LoadedModel:
     entry: VersionEntry
     runtime: OnnxModel
     tokenizer: Tokenizer | None = None  # text models: the vocabulary written beside model.onnx
+    batcher: Batcher | None = None  # set on first use when config.json asks for dynamic batching
 
     @property
     def name(self) -> str:

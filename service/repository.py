@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from service.batching import BatchingConfig
+
 log = logging.getLogger(__name__)
 
 
@@ -40,6 +42,7 @@ class ModelConfig:
     description: str = ""
     max_batch_size: int = 64
     top_k: int = 5
+    dynamic_batching: BatchingConfig | None = None  # opt-in, per model
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class Repository:
                 description=raw.get("description", ""),
                 max_batch_size=int(raw.get("max_batch_size", 64)),
                 top_k=int(raw.get("top_k", 5)),
+                dynamic_batching=BatchingConfig.from_json(raw["dynamic_batching"]) if raw.get("dynamic_batching") else None,
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RepositoryError(f"{directory / 'config.json'}: {exc}") from exc

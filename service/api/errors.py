@@ -43,7 +43,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AxonError)
     def _axon_error(exc: AxonError) -> Response:
         log.warning("%s %s -> %d: %s", request.method, request.path, exc.status, exc.message)
-        return error_response(exc.message, exc.status)
+        response = error_response(exc.message, exc.status)
+        if getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
