@@ -1,4 +1,4 @@
-"""python -m bench [mnist] [images] [sentiment]: run benchmarks, print tables, save JSON under bench/results/."""
+"""python -m bench [mnist] [images] [sentiment] [batching]: run benchmarks, print tables, save JSON under bench/results/."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,11 +8,11 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import images, mnist, sentiment
+from bench import batching, images, mnist, sentiment
 from bench.harness import markdown
 
 RESULTS = Path(__file__).parent / "results"
-SUITES = {"mnist": mnist, "images": images, "sentiment": sentiment}
+SUITES = {"mnist": mnist, "images": images, "sentiment": sentiment, "batching": batching}
 
 
 def machine() -> str:

@@ -38,9 +38,12 @@ def http_load(url: str, payloads: Payloads, levels: tuple[tuple[int, int], ...])
 
 
 def markdown(result: dict) -> str:
-    lines = [f"### {result['model']}", "", "| in-process | median latency |", "|---|---:|"]
-    lines += [f"| {name} | {ms:.3f} ms |" for name, ms in result["in_process_ms"].items()]
-    lines += ["", "| HTTP (gunicorn, 2 workers x 1 ORT thread) | req/s | p50 | p99 | errors |",
+    lines = [f"### {result['model']}", ""]
+    if result["in_process_ms"]:
+        lines += ["| in-process | median latency |", "|---|---:|"]
+        lines += [f"| {name} | {ms:.3f} ms |" for name, ms in result["in_process_ms"].items()]
+        lines += [""]
+    lines += ["| HTTP (gunicorn, 2 workers x 1 ORT thread) | req/s | p50 | p99 | errors |",
               "|---|---:|---:|---:|---:|"]
     lines += [f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['errors']:.0f} |"
               for name, r in result["http"].items()]

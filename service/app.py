@@ -1,4 +1,4 @@
-"""create_app(): settings -> registry -> dataplane -> blueprints -> error handlers -> metrics.
+"""create_app(): settings -> registry -> dataplane -> reloader -> blueprints -> error handlers -> metrics.
 
 gunicorn runs `service.app:create_app()`; each worker builds its own app (and its own
 onnxruntime sessions) after the fork. Nothing happens at import time.
@@ -14,6 +14,7 @@ from service.api.errors import register_error_handlers
 from service.dataplane import DataPlane
 from service.metrics import Metrics
 from service.registry import LoadedModel, Registry
+from service.reloader import Reloader
 from service.repository import Repository
 from service.settings import Settings
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.extensions["axon.settings"] = settings
     app.extensions["axon.metrics"] = metrics
     app.extensions["axon.dataplane"] = DataPlane(registry, settings, metrics)
+    app.extensions["axon.reloader"] = Reloader(registry, settings.reload_interval_s)
 
     for blueprint in (v2.bp, v1.bp, ops.bp):
         app.register_blueprint(blueprint)

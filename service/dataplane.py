@@ -67,7 +67,7 @@ class DataPlane:
                 "weights": model.metadata.get("weights", "unknown"),
                 "metrics": model.metadata.get("metrics", {}),
                 "dataset": model.metadata.get("dataset", {}),
-                "failed_versions": {str(v): why for v, why in state.failed.items()},
+                "failed_versions": {str(v): why for v, why in state.failures().items()},
                 **({"warning": model.warning} if model.warning else {}),
             },
         }

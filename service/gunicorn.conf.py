@@ -34,6 +34,14 @@ def on_starting(server):
             os.remove(path)
 
 
+def post_worker_init(worker):
+    """SIGHUP to a worker rescans the model repository now (SIGHUP to the master restarts workers)."""
+    import signal
+
+    reloader = worker.wsgi.extensions["axon.reloader"]
+    signal.signal(signal.SIGHUP, lambda signum, frame: reloader.wake())
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -51,12 +52,22 @@ class ModelState:
 
     config: ModelConfig | None
     versions: dict[int, LoadedModel] = field(default_factory=dict)
-    failed: dict[int, str] = field(default_factory=dict)
+    failed: dict[int, tuple[str, tuple]] = field(default_factory=dict)  # version -> (why, files' signature)
     problem: str | None = None
+
+    def failures(self) -> dict[int, str]:
+        return {version: why for version, (why, _) in self.failed.items()}
 
     @property
     def default_version(self) -> int | None:
         return max(self.versions) if self.versions else None
+
+
+def retire(models) -> None:
+    """Stop handing these out; requests holding them finish, then their batchers drain and stop."""
+    for model in list(models):
+        if model.batcher is not None:
+            threading.Thread(target=model.batcher.close, daemon=True).start()
 
 
 def warm_up(model: LoadedModel) -> None:
@@ -69,6 +80,11 @@ def warm_up(model: LoadedModel) -> None:
 
 
 class Registry:
+    """Served models by name and version. `refresh()` brings them in line with the repository on disk:
+    new versions are loaded and warmed before they become visible, removed ones stop being handed
+    out (requests already holding them finish), broken ones are reported and never served.
+    """
+
     def __init__(self, repository: Repository, threads: int = 1,
                  on_loaded: Callable[[LoadedModel, float], None] | None = None):
         self.repository = repository
@@ -76,38 +92,74 @@ class Registry:
         self.on_loaded = on_loaded
         self.models: dict[str, ModelState] = {}
         self.loaded = False
+        self._lock = threading.Lock()
 
     def load_all(self) -> None:
         """Load and warm every valid version of every model. Failures are reported, never half-loaded."""
-        for name in self.repository.model_names():
-            self.models[name] = self._load_model(name)
+        self.refresh()
         self.loaded = True
-        served = {n: sorted(s.versions) for n, s in self.models.items()}
-        log.info("models loaded: %s", served)
+        log.info("models loaded: %s", {n: sorted(s.versions) for n, s in self.models.items()})
 
-    def _load_model(self, name: str) -> ModelState:
+    def refresh(self) -> None:
+        with self._lock:
+            names = set(self.repository.model_names())
+            models = dict(self.models)
+            for name in sorted(set(models) - names):
+                log.info("model %s disappeared from the repository: unloading", name)
+                retire(models.pop(name).versions.values())
+            for name in sorted(names):
+                models[name] = self._refresh_model(name, models.get(name))
+            self.models = models  # one assignment: readers see the old set or the new one
+
+    def _refresh_model(self, name: str, old: ModelState | None) -> ModelState:
         try:
-            config = self.repository.config(name)
-        except RepositoryError as exc:
-            log.error("model %s: %s", name, exc)
+            signature = self.repository.config_signature(name)
+            if old is not None and old.config is not None and old.config.signature == signature:
+                config = old.config
+            else:
+                config = self.repository.config(name)
+        except (RepositoryError, OSError) as exc:
+            if old is None or old.problem != str(exc):
+                log.error("model %s: %s", name, exc)
+            if old is not None and old.versions:
+                return old  # a broken edit of config.json leaves the served versions serving
             return ModelState(config=None, problem=str(exc))
-        state = ModelState(config=config)
-        for entry in self.repository.versions(name):
+        if old is not None and old.config is not config:
+            log.info("model %s: config.json changed, reloading its versions", name)
+            retire(old.versions.values())
+            old = None
+        served = dict(old.versions) if old else {}
+        failed = dict(old.failed) if old else {}
+        entries = {e.version: e for e in self.repository.versions(name)}
+        wanted = config.version_policy.select(list(entries))
+
+        for version in sorted(set(served)):
+            entry = entries.get(version)
+            if version not in wanted or entry is None or entry.signature != served[version].entry.signature:
+                log.info("model %s version %d removed or replaced: unloading", name, version)
+                retire([served.pop(version)])
+        for version in sorted(wanted - set(served)):
+            entry = entries[version]
+            if version in failed and failed[version][1] == entry.signature:
+                continue  # same broken files as last time: already reported
             if entry.problem:
-                log.error("model %s version %d not loaded: %s", name, entry.version, entry.problem)
-                state.failed[entry.version] = entry.problem
+                log.error("model %s version %d not loaded: %s", name, version, entry.problem)
+                failed[version] = (entry.problem, entry.signature)
                 continue
             try:
-                state.versions[entry.version] = self._load_version(config, entry)
+                served[version] = self._load_version(config, entry)
+                failed.pop(version, None)
             except Exception as exc:  # noqa: BLE001 - a broken file must not stop the others loading
-                log.error("model %s version %d failed to load: %s", name, entry.version, exc)
-                state.failed[entry.version] = f"failed to load: {exc}"
-        if not state.versions and not state.failed:
+                log.error("model %s version %d failed to load, not served: %s", name, version, exc)
+                failed[version] = (f"failed to load: {exc}", entry.signature)
+        failed = {v: why for v, why in failed.items() if v in entries}
+        state = ModelState(config=config, versions=served, failed=failed)
+        if not served and not failed:
             state.problem = f"no version built yet: run `python -m training {name}`"
-            log.warning("model %s: %s", name, state.problem)
-        elif not state.versions:
+            if old is None:
+                log.warning("model %s: %s", name, state.problem)
+        elif not served:
             state.problem = "no loadable version"
-            log.error("model %s has no loadable version", name)
         return state
 
     def _load_version(self, config: ModelConfig, entry: VersionEntry) -> LoadedModel:
@@ -158,7 +210,7 @@ class Registry:
         if number in state.versions:
             return state.versions[number]
         if number in state.failed:
-            raise ModelNotReady(f"model '{name}' version {number} is not available: {state.failed[number]}")
+            raise ModelNotReady(f"model '{name}' version {number} is not available: {state.failed[number][0]}")
         raise ModelNotFound(f"model '{name}' has no version {version}")
 
 

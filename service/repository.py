@@ -32,6 +32,38 @@ class TensorSpec:
 
 
 @dataclass(frozen=True)
+class VersionPolicy:
+    """Which of the versions on disk are served (Triton / TF Serving): all, the latest N, or specific ones."""
+
+    kind: str = "all"
+    num_versions: int = 1
+    versions: tuple[int, ...] = ()
+
+    @classmethod
+    def from_json(cls, raw: dict | None) -> "VersionPolicy":
+        if not raw:
+            return cls()
+        if not isinstance(raw, dict) or len(raw) != 1:
+            raise RepositoryError(f"version_policy must be one of all, latest, specific: {raw!r}")
+        kind, options = next(iter(raw.items()))
+        options = options or {}
+        if kind == "all":
+            return cls()
+        if kind == "latest" and int(options.get("num_versions", 1)) >= 1:
+            return cls("latest", num_versions=int(options.get("num_versions", 1)))
+        if kind == "specific" and options.get("versions"):
+            return cls("specific", versions=tuple(int(v) for v in options["versions"]))
+        raise RepositoryError(f"invalid version_policy {raw!r}")
+
+    def select(self, available: list[int]) -> set[int]:
+        if self.kind == "latest":
+            return set(sorted(available)[-self.num_versions :])
+        if self.kind == "specific":
+            return set(available) & set(self.versions)
+        return set(available)
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     name: str
     task: str
@@ -43,6 +75,8 @@ class ModelConfig:
     max_batch_size: int = 64
     top_k: int = 5
     dynamic_batching: BatchingConfig | None = None  # opt-in, per model
+    version_policy: VersionPolicy = VersionPolicy()
+    signature: tuple = ()  # config.json and labels file mtimes: a change reloads the model
 
 
 @dataclass(frozen=True)
@@ -53,6 +87,7 @@ class VersionEntry:
     path: Path
     metadata: dict[str, Any]
     problem: str | None = None
+    signature: tuple = ()  # files' (name, mtime, size): a change means a new build of this version
 
     @property
     def model_path(self) -> Path:
@@ -97,9 +132,15 @@ class Repository:
                 max_batch_size=int(raw.get("max_batch_size", 64)),
                 top_k=int(raw.get("top_k", 5)),
                 dynamic_batching=BatchingConfig.from_json(raw["dynamic_batching"]) if raw.get("dynamic_batching") else None,
+                version_policy=VersionPolicy.from_json(raw.get("version_policy")),
+                signature=self.config_signature(name),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RepositoryError(f"{directory / 'config.json'}: {exc}") from exc
+
+    def config_signature(self, name: str) -> tuple:
+        directory = self.root / name
+        return tuple(_stat(p) for p in sorted(directory.iterdir()) if p.is_file())
 
     def versions(self, name: str) -> list[VersionEntry]:
         """Every positive-integer version directory, ascending, each with its problem if any."""
@@ -113,12 +154,21 @@ class Repository:
 
     @staticmethod
     def _version(version: int, path: Path) -> VersionEntry:
+        signature = tuple(_stat(p) for p in sorted(path.iterdir()) if p.is_file())
         if not (path / "model.onnx").is_file():
-            return VersionEntry(version, path, {}, problem="no model.onnx in the version directory")
+            return VersionEntry(version, path, {}, "no model.onnx in the version directory", signature)
         try:
             metadata = json.loads((path / "metadata.json").read_text())
         except FileNotFoundError:
             metadata = {}
         except (OSError, ValueError) as exc:
-            return VersionEntry(version, path, {}, problem=f"unreadable metadata.json: {exc}")
-        return VersionEntry(version, path, metadata)
+            return VersionEntry(version, path, {}, f"unreadable metadata.json: {exc}", signature)
+        return VersionEntry(version, path, metadata, None, signature)
+
+
+def _stat(path: Path) -> tuple:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (path.name, 0, 0)
+    return (path.name, stat.st_mtime_ns, stat.st_size)

@@ -42,7 +42,7 @@ def test_corrupt_version_is_reported_and_the_others_keep_serving(model_repo):
     registry = Registry(Repository(model_repo))
     registry.load_all()
     assert registry.get("mnist").version == 2  # the broken 3 never became the default
-    assert "failed to load" in registry.state("mnist").failed[3]
+    assert "failed to load" in registry.state("mnist").failures()[3]
     with pytest.raises(ModelNotReady):
         registry.get("mnist", "3")
 

@@ -1,0 +1,152 @@
+"""Model lifecycle and process lifecycle against real gunicorn servers: hot reload under traffic,
+graceful SIGTERM with requests in flight, a worker killed with SIGKILL."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.conftest import png_bytes
+from tests.e2e.server import Server
+from training.photos import photo_bytes
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    servers = []
+
+    def start(models, **env):
+        metrics = tmp_path / f"metrics-{len(servers)}"
+        metrics.mkdir()
+        server = Server(models, metrics, tmp_path / f"gunicorn-{len(servers)}.log", **env)
+        servers.append(server)
+        server.wait_ready()
+        return server
+
+    yield start
+    for server in servers:
+        if server.process.poll() is None:
+            server.stop()
+
+
+def wait_until(condition, timeout=30.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def test_hot_reload_under_traffic_without_a_failed_request(make_server, tmp_path, built_models, heldout):
+    models = tmp_path / "models"
+    shutil.copytree(built_models / "mnist", models / "mnist")
+    server = make_server(models, AXON_RELOAD_INTERVAL_S="0.3")
+    png = png_bytes(heldout[0][0])
+    seen, stop = [], threading.Event()
+
+    def traffic():
+        session = requests.Session()
+        while not stop.is_set():
+            response = session.post(server.url + "/v1/models/mnist:predict", data=png,
+                                    headers={"Content-Type": "image/png"}, timeout=30)
+            seen.append((response.status_code, response.json().get("model_version")))
+
+    def serving(version: str) -> bool:
+        recent = seen[-20:]
+        return len(recent) == 20 and all(v == version for _, v in recent)
+
+    clients = [threading.Thread(target=traffic) for _ in range(3)]
+    for client in clients:
+        client.start()
+    try:
+        staging = models / "mnist" / ".staging"
+        shutil.copytree(models / "mnist" / "1", staging)
+        staging.rename(models / "mnist" / "3")  # published the way training publishes
+        assert wait_until(lambda: serving("3")), "version 3 never became the default"
+
+        shutil.rmtree(models / "mnist" / "3")
+        assert wait_until(lambda: serving("2")), "version 2 did not come back when 3 disappeared"
+
+        broken = models / "mnist" / "4"
+        shutil.copytree(models / "mnist" / "2", models / "mnist" / ".staging4")
+        (models / "mnist" / ".staging4" / "model.onnx").write_bytes(b"corrupt")
+        (models / "mnist" / ".staging4").rename(broken)
+        assert wait_until(lambda: "4" in requests.get(server.url + "/v2/models/mnist", timeout=10)
+                          .json()["parameters"]["failed_versions"])
+        time.sleep(1)
+        assert serving("2")
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+    assert len(seen) > 50 and all(status == 200 for status, _ in seen), {s for s, _ in seen}
+    assert "failed to load" in server.log_path.read_text()
+
+
+def test_sighup_to_a_worker_rescans_at_once(make_server, tmp_path, built_models):
+    models = tmp_path / "models"
+    shutil.copytree(built_models / "mnist", models / "mnist")
+    server = make_server(models, AXON_WORKERS="1", AXON_RELOAD_INTERVAL_S="0")  # no polling
+    shutil.copytree(models / "mnist" / "1", models / "mnist" / "5")
+    worker = int(subprocess.check_output(["pgrep", "-P", str(server.process.pid)]).split()[0])
+    os.kill(worker, signal.SIGHUP)
+    assert wait_until(lambda: requests.get(server.url + "/v2/models/mnist", timeout=10).json()["versions"][-1] == "5")
+
+
+def test_sigterm_lets_requests_in_flight_finish(make_server, built_models):
+    server = make_server(built_models, AXON_GRACEFUL_TIMEOUT="30")
+    image = {"b64": base64.b64encode(photo_bytes("rocket.jpg")).decode()}
+    body = json.dumps({"instances": [image] * 16}).encode()  # ~0.1-0.5 s of work each
+
+    def slow_request(_):
+        return requests.post(server.url + "/v1/models/efficientnet_lite0/versions/1:predict", data=body,
+                             headers={"Content-Type": "application/json"}, timeout=60)
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(slow_request, i) for i in range(8)]
+        time.sleep(0.15)
+        server.process.send_signal(signal.SIGTERM)
+        responses = [f.result() for f in futures]
+    assert [r.status_code for r in responses] == [200] * 8
+    assert all(len(r.json()["predictions"]) == 16 for r in responses)
+    assert server.process.wait(timeout=60) == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(server.url + "/v2/health/live", timeout=2)
+
+
+def test_a_killed_worker_is_replaced_and_metrics_stay_consistent(make_server, built_models, heldout):
+    server = make_server(built_models)
+    png = png_bytes(heldout[0][0])
+
+    def predict() -> int:
+        return requests.post(server.url + "/v1/models/mnist:predict", data=png,
+                             headers={"Content-Type": "image/png"}, timeout=30).status_code
+
+    def total_predictions() -> float:
+        text = requests.get(server.url + "/metrics", timeout=10).text
+        return sum(float(line.split()[-1]) for line in text.splitlines()
+                   if line.startswith("axon_requests_total{") and ":predict" in line)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert set(pool.map(lambda _: predict(), range(40))) == {200}
+    before = total_predictions()
+    workers = subprocess.check_output(["pgrep", "-P", str(server.process.pid)]).split()
+    os.kill(int(workers[0]), signal.SIGKILL)
+    assert [predict() for _ in range(20)] == [200] * 20  # the other worker keeps answering
+    assert wait_until(lambda: len(subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True)
+                                  .stdout.split()) == 2 and
+                      requests.get(server.url + "/v2/health/ready", timeout=5).status_code == 200)
+    after = total_predictions()
+    assert after >= before + 20  # the dead worker's counts are kept, the new ones added
+    # livesum: only live workers count, and the only request in flight is this scrape itself
+    assert "axon_requests_in_flight 1.0" in requests.get(server.url + "/metrics", timeout=10).text
