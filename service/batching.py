@@ -11,15 +11,17 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
+from contextlib import contextmanager
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from service.errors import Overloaded, Timeout
 
 log = logging.getLogger(__name__)
+POLL_S = 0.0002  # how often a waiting batch re-checks whether anyone is still on the way
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,22 @@ class Batcher:
         self.observe = observe or (lambda rows, waits, depth: None)
         self.queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=config.max_queue_size)
         self.carry: _Pending | None = None
+        self.coming = 0  # requests being decoded that will submit soon: worth waiting for
+        self.coming_lock = threading.Lock()
         self.thread = threading.Thread(target=self._loop, name=f"batcher-{name}", daemon=True)
         self.thread.start()
+
+    @contextmanager
+    def expecting(self) -> Iterator[None]:
+        """Wrap a request's decoding: while any request is inside, the batcher waits for it
+        (up to max_queue_delay_ms); when none is, a lone request runs at once instead of waiting."""
+        with self.coming_lock:
+            self.coming += 1
+        try:
+            yield
+        finally:
+            with self.coming_lock:
+                self.coming -= 1
 
     def submit(self, batch: np.ndarray, timeout_s: float) -> np.ndarray:
         pending = _Pending(batch)
@@ -86,9 +102,14 @@ class Batcher:
         while rows < self.config.max_batch_size:
             remaining = deadline - time.perf_counter()
             try:
-                item = self.queue.get(timeout=remaining) if remaining > 0 else self.queue.get_nowait()
+                item = self.queue.get_nowait()
             except queue.Empty:
-                break
+                if remaining <= 0 or self.coming == 0:
+                    break  # nobody else is on the way: do not make this batch wait
+                try:
+                    item = self.queue.get(timeout=min(remaining, POLL_S))
+                except queue.Empty:
+                    continue
             if item is None:
                 self.queue.put(None)
                 break

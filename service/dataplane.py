@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Sequence
+from contextlib import nullcontext
+from typing import Any, ContextManager, Sequence
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from service.codecs.tensor import decode_bytes, decode_tensor, encode_tensor
 from service.errors import InvalidInput, ModelNotReady
 from service.inputs import Item
 from service.metrics import Metrics
-from service.protocol import InferenceRequest, InferenceResponse
+from service.protocol import InferenceRequest, InferenceResponse, RequestInput
 from service.registry import LoadedModel, Registry
 from service.settings import Settings
 
@@ -74,6 +75,10 @@ class DataPlane:
 
     # --- inference -----------------------------------------------------------------------
 
+    def expecting(self, model: LoadedModel) -> ContextManager:
+        """Around a request's decoding, so that the model's batcher knows it is on the way."""
+        return self.batcher(model).expecting() if model.config.dynamic_batching else nullcontext()
+
     def run(self, model: LoadedModel, batch: np.ndarray) -> np.ndarray:
         """Probabilities for a validated batch: through the model's batcher when it has dynamic batching."""
         if model.config.dynamic_batching is None:
@@ -105,6 +110,20 @@ class DataPlane:
         if len(request.inputs) != 1:
             raise InvalidInput(f"model '{name}' takes exactly one input, got {len(request.inputs)}")
         tensor = request.inputs[0]
+        with self.expecting(model):
+            batch = self._prepare_v2(model, tensor)
+        probabilities = self.run(model, batch)
+        output_name = model.config.outputs[0].name
+        if request.outputs and any(o != output_name for o in request.outputs):
+            raise InvalidInput(f"model '{name}' has one output, '{output_name}'; asked for {request.outputs}")
+        return InferenceResponse(
+            model_name=name, model_version=str(model.version), id=request.id,
+            outputs=[encode_tensor(output_name, probabilities)],
+            parameters={"warning": model.warning} if model.warning else {},
+        )
+
+    def _prepare_v2(self, model: LoadedModel, tensor: RequestInput) -> np.ndarray:
+        name = model.name
         if tensor.datatype == "BYTES":
             elements = decode_bytes(tensor)
             if model.tokenizer is None:  # images: base64 in JSON, raw with the binary extension
@@ -117,20 +136,14 @@ class DataPlane:
                 raise InvalidInput(f"input '{tensor.name}': model '{name}' takes {expected.datatype} "
                                    f"(or BYTES {kind}), got {tensor.datatype}")
             batch = inputs.check_tensor(model, decode_tensor(tensor), self.settings)
-        probabilities = self.run(model, batch)
-        output_name = model.config.outputs[0].name
-        if request.outputs and any(o != output_name for o in request.outputs):
-            raise InvalidInput(f"model '{name}' has one output, '{output_name}'; asked for {request.outputs}")
-        return InferenceResponse(
-            model_name=name, model_version=str(model.version), id=request.id,
-            outputs=[encode_tensor(output_name, probabilities)],
-            parameters={"warning": model.warning} if model.warning else {},
-        )
+        return batch
 
     def predict(self, name: str, version: str | None, items: Sequence[Item],
                 top_k: Any = None) -> tuple[LoadedModel, list[dict[str, Any]]]:
         """TF Serving-style predict: items in, labelled predictions out."""
         model = self.registry.get(name, version)
         k = resolve_top_k(model, top_k, self.settings.top_k)
-        probabilities = self.run(model, inputs.prepare(model, items, self.settings))
+        with self.expecting(model):
+            batch = inputs.prepare(model, items, self.settings)
+        probabilities = self.run(model, batch)
         return model, [prediction(model, row, k) for row in probabilities]

@@ -32,3 +32,47 @@ def test_batched_answers_equal_unbatched_ones(model_repo, heldout):
     merged_calls, rows = float(count.split()[-1]), float(total.split()[-1])
     assert rows == 32 and merged_calls < 32  # some requests shared an onnxruntime call
     assert "axon_batch_queue_wait_seconds_bucket" in metrics and "axon_batch_queue_depth" in metrics
+
+
+def test_a_request_waiting_past_its_timeout_gets_504(model_repo, heldout, monkeypatch):
+    import time
+
+    config_path = model_repo / "mnist" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["dynamic_batching"] = {"max_batch_size": 4, "max_queue_delay_ms": 1, "max_queue_size": 8}
+    config_path.write_text(json.dumps(config))
+    app = create_app(Settings(model_dir=model_repo, request_timeout_s=0.2, reload_interval_s=0))
+    dataplane = app.extensions["axon.dataplane"]
+    slow = dataplane.infer_now
+    monkeypatch.setattr(dataplane, "infer_now", lambda model, batch: (time.sleep(1), slow(model, batch))[1])
+    response = app.test_client().post("/v1/models/mnist:predict", data=png_bytes(heldout[0][0]),
+                                      content_type="image/png")
+    assert response.status_code == 504 and "did not answer within 0.2s" in response.json["error"]
+
+
+def test_a_full_queue_is_503_with_retry_after(model_repo, heldout, monkeypatch):
+    import threading
+
+    config_path = model_repo / "mnist" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["dynamic_batching"] = {"max_batch_size": 1, "max_queue_delay_ms": 0, "max_queue_size": 1}
+    config_path.write_text(json.dumps(config))
+    app = create_app(Settings(model_dir=model_repo, request_timeout_s=5, reload_interval_s=0))
+    dataplane = app.extensions["axon.dataplane"]
+    gate, fast = threading.Event(), dataplane.infer_now
+    monkeypatch.setattr(dataplane, "infer_now", lambda model, batch: (gate.wait(5), fast(model, batch))[1])
+    png = png_bytes(heldout[0][0])
+
+    def post():
+        return app.test_client().post("/v1/models/mnist:predict", data=png, content_type="image/png")
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(post) for _ in range(4)]
+        import time
+
+        time.sleep(0.3)
+        gate.set()
+        responses = [f.result() for f in futures]
+    refused = [r for r in responses if r.status_code == 503]
+    assert refused and refused[0].headers["Retry-After"] == "1" and "queued" in refused[0].json["error"]
+    assert {r.status_code for r in responses} <= {200, 503}
