@@ -86,10 +86,11 @@ class Registry:
     """
 
     def __init__(self, repository: Repository, threads: int = 1,
-                 on_loaded: Callable[[LoadedModel, float], None] | None = None):
+                 on_loaded: Callable[[LoadedModel, float], None] | None = None, only: set[str] | None = None):
         self.repository = repository
         self.threads = threads
         self.on_loaded = on_loaded
+        self.only = only  # serve just these models (the batch script loads the one it needs)
         self.models: dict[str, ModelState] = {}
         self.loaded = False
         self._lock = threading.Lock()
@@ -102,7 +103,7 @@ class Registry:
 
     def refresh(self) -> None:
         with self._lock:
-            names = set(self.repository.model_names())
+            names = {n for n in self.repository.model_names() if self.only is None or n in self.only}
             models = dict(self.models)
             for name in sorted(set(models) - names):
                 log.info("model %s disappeared from the repository: unloading", name)

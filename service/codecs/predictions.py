@@ -1,7 +1,7 @@
-"""Model probabilities -> labelled predictions (V1 and batch output)."""
+"""Model probabilities -> labelled predictions (V1, the batch script, and its --url client)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -26,18 +26,18 @@ def resolve_top_k(model: LoadedModel, requested: Any, default: int) -> int:
     return k
 
 
-def _label(model: LoadedModel, index: int) -> str:
-    labels = model.config.labels
-    return labels[index] if index < len(labels) else str(index)
-
-
 def prediction(model: LoadedModel, probabilities: np.ndarray, k: int) -> dict[str, Any]:
+    return labelled(model.config.labels, model.config.task, probabilities, k)
+
+
+def labelled(labels: Sequence[str], task: str, probabilities: np.ndarray, k: int) -> dict[str, Any]:
     """Image models: the best class and the top-k. Text models: the label and every class's probability."""
+    name = lambda i: labels[i] if i < len(labels) else str(i)  # noqa: E731
     order = np.argsort(-probabilities, kind="stable")
     best = int(order[0])
-    head = {"label": _label(model, best), "class_id": best, "probability": round(float(probabilities[best]), 6)}
-    if model.config.task == "text_classification":
-        return {**head, "probabilities": {_label(model, i): round(float(p), 6) for i, p in enumerate(probabilities)}}
-    top = [{"label": _label(model, int(i)), "class_id": int(i), "probability": round(float(probabilities[i]), 6)}
+    head = {"label": name(best), "class_id": best, "probability": round(float(probabilities[best]), 6)}
+    if task == "text_classification":
+        return {**head, "probabilities": {name(i): round(float(p), 6) for i, p in enumerate(probabilities)}}
+    top = [{"label": name(int(i)), "class_id": int(i), "probability": round(float(probabilities[i]), 6)}
            for i in order[:k]]
     return {**head, "top_k": top}

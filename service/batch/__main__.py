@@ -1,0 +1,96 @@
+"""python -m service.batch --model NAME [--version V] --input PATH... --output FILE [options]
+
+Predicts every input with the same registry, codecs and runtime as the server (or a running
+server with --url), batching onnxruntime calls and decoding in a thread pool. Output is appended
+and flushed per batch; a rerun with the same arguments skips what is already written.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from service.batch import items as item_sources
+from service.batch.backends import HttpBackend, LocalBackend
+from service.batch.output import ResultWriter, format_of
+from service.batch.progress import Progress
+from service.batch.runner import run
+from service.errors import AxonError
+from service.settings import Settings
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m service.batch", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--version", help="default: the model's default (highest) version")
+    parser.add_argument("--input", nargs="+", required=True, metavar="PATH",
+                        help="image directory or glob; .txt/.csv/.jsonl of texts; .npy/.npz arrays")
+    parser.add_argument("--output", required=True, type=str,
+                        help="JSONL or CSV file; '{shard}' in the name is replaced by the shard index")
+    parser.add_argument("--format", choices=["jsonl", "csv"], help="default: from the output's extension")
+    parser.add_argument("--column", default="text", help="text column of a .csv input (default: text)")
+    parser.add_argument("--field", default="text", help="text field of a .jsonl input (default: text)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="decode threads (default: 2)")
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (default: 1)")
+    parser.add_argument("--top-k", type=int)
+    parser.add_argument("--url", help="send the work to a running server (V2 protocol) instead")
+    parser.add_argument("--shard", help="INDEX/COUNT: process a deterministic slice of the inputs")
+    parser.add_argument("--shard-count", type=int,
+                        help="COUNT, with the index from JOB_COMPLETION_INDEX (Kubernetes Indexed Job)")
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument("--resume", action="store_true", default=True,
+                        help="skip items already in the output (the default when it exists)")
+    resume.add_argument("--overwrite", action="store_true", help="start the output over")
+    parser.add_argument("--fail-on-error", action="store_true", help="exit 1 if any item failed")
+    args = parser.parse_args(argv)
+    if args.batch_size < 1 or args.workers < 1 or args.threads < 1:
+        parser.error("--batch-size, --workers and --threads must be >= 1")
+    return args
+
+
+def shard_of(args: argparse.Namespace) -> tuple[int, int]:
+    if args.shard:
+        try:
+            index, count = (int(part) for part in args.shard.split("/"))
+        except ValueError:
+            raise item_sources.InputError(f"--shard must be INDEX/COUNT, got {args.shard!r}") from None
+        return index, count
+    if args.shard_count:
+        if "JOB_COMPLETION_INDEX" not in os.environ:
+            raise item_sources.InputError("--shard-count needs JOB_COMPLETION_INDEX (set by an Indexed Job)")
+        return int(os.environ["JOB_COMPLETION_INDEX"]), args.shard_count
+    return 0, 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        index, count = shard_of(args)
+        all_items = item_sources.collect(args.input, args.column, args.field)
+        items = item_sources.shard(all_items, index, count)
+        if args.url:
+            backend = HttpBackend(args.url, args.model, args.version, args.top_k)
+        else:
+            backend = LocalBackend(Settings.from_env(), args.model, args.version, args.threads, args.top_k)
+    except (item_sources.InputError, AxonError, RuntimeError, ValueError) as exc:
+        print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
+    output = Path(args.output.replace("{shard}", str(index)))
+    writer = ResultWriter(output, format_of(output, args.format), args.overwrite)
+    print(f"{backend.name} v{backend.version}: {len(items)} items (shard {index}/{count} of {len(all_items)}), "
+          f"{len(writer.done)} already in {output}", file=sys.stderr)
+    try:
+        summary = run(backend, items, writer, args.batch_size, args.workers, Progress(len(items)))
+    finally:
+        writer.close()
+    print(summary.line(), file=sys.stderr)
+    return 1 if args.fail_on_error and summary.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

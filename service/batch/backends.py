@@ -1,0 +1,108 @@
+"""Two ways to run the batch: in-process (the service's own registry, codecs and runtime) or a
+running server over the Open Inference Protocol (--url). Both prepare one item at a time (in the
+decode pool) and infer a whole batch at once.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import numpy as np
+
+from service import inputs
+from service.codecs.predictions import labelled, resolve_top_k
+from service.dataplane import DataPlane
+from service.errors import AxonError
+from service.registry import Registry
+from service.repository import Repository
+from service.settings import Settings
+
+
+class BatchRejected(Exception):
+    """The server refused a whole batch (a bad item inside): retry the items one by one."""
+
+
+class LocalBackend:
+    def __init__(self, settings: Settings, name: str, version: str | None, threads: int, top_k: int | None):
+        registry = Registry(Repository(settings.model_dir), threads, only={name})
+        registry.load_all()
+        self.settings = settings
+        self.model = registry.get(name, version)  # ModelNotFound / ModelNotReady: reported by the CLI
+        self.dataplane = DataPlane(registry, settings)
+        self.name, self.version = self.model.name, str(self.model.version)
+        self.k = resolve_top_k(self.model, top_k, settings.top_k)
+
+    def prepare(self, value: Any) -> np.ndarray:
+        try:
+            return inputs.prepare(self.model, [value], self.settings)
+        except AxonError as exc:
+            exc.message = exc.message.removeprefix("instance 0: ")  # one item at a time: no index to give
+            raise
+
+    def infer(self, prepared: list[Any]) -> np.ndarray:
+        return self.dataplane.infer_now(self.model, np.concatenate(prepared))
+
+    def label(self, probabilities: np.ndarray) -> dict[str, Any]:
+        return labelled(self.model.config.labels, self.model.config.task, probabilities, self.k)
+
+
+class HttpBackend:
+    """The same work sent to a running Axon (or any V2 server that takes these inputs)."""
+
+    def __init__(self, url: str, name: str, version: str | None, top_k: int | None, timeout_s: float = 120):
+        self.base = url.rstrip("/")
+        self.timeout_s = timeout_s
+        path = f"/v2/models/{name}" + (f"/versions/{version}" if version else "")
+        metadata = self._call("GET", path)
+        parameters = metadata.get("parameters", {})
+        self.name, self.version = name, parameters.get("version", version or "")
+        self.infer_path = f"/v2/models/{name}/versions/{self.version}/infer"
+        self.labels, self.task = parameters.get("labels", []), parameters.get("task", "")
+        self.input = metadata["inputs"][0]
+        self.k = min(top_k or 5, len(self.labels) or 5)
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            message = json.loads(exc.read() or b"{}").get("error", exc.reason)
+            if 400 <= exc.code < 500 and method == "POST":
+                raise BatchRejected(message) from None
+            raise RuntimeError(f"{method} {path}: {exc.code} {message}") from None
+        except urllib.error.URLError as exc:
+            raise RuntimeError(f"cannot reach {self.base}: {exc.reason}") from None
+
+    def prepare(self, value: Any) -> Any:
+        if isinstance(value, bytes):
+            return base64.b64encode(value).decode()
+        if isinstance(value, np.ndarray):
+            return value.astype(np.float32).ravel().tolist()
+        return value
+
+    def infer(self, prepared: list[Any]) -> np.ndarray:
+        if isinstance(prepared[0], list):
+            shape = [len(prepared), *[d for d in self.input["shape"][1:]]]
+            tensor = {"name": self.input["name"], "shape": shape, "datatype": "FP32",
+                      "data": [v for row in prepared for v in row]}
+        else:
+            tensor = {"name": "input", "shape": [len(prepared)], "datatype": "BYTES", "data": prepared}
+        output = self._call("POST", self.infer_path, {"inputs": [tensor]})["outputs"][0]
+        return np.asarray(output["data"], dtype=np.float32).reshape(output["shape"])
+
+    def label(self, probabilities: np.ndarray) -> dict[str, Any]:
+        return labelled(self.labels, self.task, probabilities, self.k)
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, AxonError):
+        return exc.message
+    if isinstance(exc, BatchRejected):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
