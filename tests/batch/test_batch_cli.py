@@ -1,0 +1,158 @@
+"""python -m service.batch end to end: real models, real photos, real texts, kills and shards."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.batch.__main__ import main
+from training.photos import PHOTOS, photo_path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def photo_dir(tmp_path):
+    directory = tmp_path / "photos" / "nested"
+    directory.mkdir(parents=True)
+    for name in ("chelsea.png", "coffee.png", "rocket.jpg"):
+        shutil.copy(photo_path(name), directory / name)
+    (directory / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    (directory / "notes.md").write_text("not an image: ignored")
+    return tmp_path / "photos"
+
+
+@pytest.fixture(autouse=True)
+def model_dir(built_models, monkeypatch):
+    monkeypatch.setenv("AXON_MODEL_DIR", str(built_models))
+
+
+def test_images_from_a_directory_with_one_broken_file(photo_dir, tmp_path, capsys):
+    out = tmp_path / "out.jsonl"
+    assert main(["--model", "efficientnet_lite0", "--input", str(photo_dir), "--output", str(out)]) == 0
+    results = {Path(r["id"]).name: r for r in records(out)}
+    assert set(results) == {"chelsea.png", "coffee.png", "rocket.jpg", "broken.jpg"}
+    assert results["coffee.png"]["class_id"] == 967 and results["coffee.png"]["version"] == "2"
+    assert results["chelsea.png"]["model"] == "efficientnet_lite0" and len(results["chelsea.png"]["top_k"]) == 5
+    assert "cannot be decoded" in results["broken.jpg"]["error"] or "not an image" in results["broken.jpg"]["error"]
+    assert "4 done (1 failed)" in capsys.readouterr().err
+    assert main(["--model", "efficientnet_lite0", "--input", str(photo_dir), "--output", str(out)]) == 0
+    assert len(records(out)) == 4 and "0 done (0 failed), 4 skipped" in capsys.readouterr().err  # resumed
+
+
+def test_texts_from_txt_csv_and_jsonl(tmp_path):
+    (tmp_path / "a.txt").write_text("I love this airline\n\nworst flight ever\n")
+    with open(tmp_path / "b.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([["id", "tweet"], ["1", "thank you so much"], ["2", "delayed again, angry"]])
+    (tmp_path / "c.jsonl").write_text(json.dumps({"body": "just landed"}) + "\n")
+    out = tmp_path / "texts.csv"
+    code = main(["--model", "sentiment", "--input", str(tmp_path / "a.txt"), str(tmp_path / "b.csv"),
+                 str(tmp_path / "c.jsonl"), "--column", "tweet", "--field", "body", "--output", str(out)])
+    assert code == 0
+    rows = list(csv.DictReader(open(out)))
+    by_id = {row["id"].split("/")[-1]: row for row in rows}
+    assert set(by_id) == {"a.txt:1", "a.txt:3", "b.csv:2", "b.csv:3", "c.jsonl:1"}
+    assert by_id["a.txt:1"]["label"] == "positive" and by_id["a.txt:3"]["label"] == "negative"
+    assert set(json.loads(by_id["c.jsonl:1"]["details"])) == {"negative", "neutral", "positive"}
+
+
+def test_arrays_for_mnist(tmp_path, heldout):
+    digits = heldout[0][:100].astype(np.float32) / 255.0
+    digits[3, 0, 0] = np.nan  # one bad row
+    np.save(tmp_path / "digits.npy", digits)
+    out = tmp_path / "digits.jsonl"
+    assert main(["--model", "mnist", "--version", "1", "--input", str(tmp_path / "digits.npy"),
+                 "--output", str(out), "--batch-size", "8"]) == 0
+    results = records(out)
+    assert len(results) == 100 and "finite" in results[3]["error"] and results[0]["version"] == "1"
+    good = [(r["class_id"], int(label)) for r, label in zip(results, heldout[1][:100]) if "error" not in r]
+    assert np.mean([a == b for a, b in good]) >= 0.9
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "nope", "--input", "{photos}", "--output", "{out}"], "not found"),
+    (["--model", "mnist", "--input", "/no/such/dir", "--output", "{out}"], "no such file"),
+    (["--model", "mnist", "--input", "{photos}", "--output", "{out}", "--shard", "3/2"], "shard index"),
+])
+def test_bad_arguments_exit_non_zero_with_a_message(photo_dir, tmp_path, capsys, argv, message):
+    argv = [a.format(photos=photo_dir, out=tmp_path / "o.jsonl") for a in argv]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_fail_on_error(photo_dir, tmp_path):
+    out = tmp_path / "o.jsonl"
+    assert main(["--model", "efficientnet_lite0", "--input", str(photo_dir), "--output", str(out),
+                 "--fail-on-error"]) == 1
+
+
+def test_three_shards_union_equals_one_run(tmp_path, monkeypatch):
+    texts = tmp_path / "t.txt"
+    texts.write_text("".join(f"text number {i} is {'great' if i % 2 else 'awful'}\n" for i in range(50)))
+    assert main(["--model", "sentiment", "--input", str(texts), "--output", str(tmp_path / "all.jsonl")]) == 0
+    for index in range(3):
+        monkeypatch.setenv("JOB_COMPLETION_INDEX", str(index))
+        assert main(["--model", "sentiment", "--input", str(texts), "--shard-count", "3",
+                     "--output", str(tmp_path / "part-{shard}.jsonl")]) == 0
+    parts = [r for i in range(3) for r in records(tmp_path / f"part-{i}.jsonl")]
+    assert sorted(json.dumps(r, sort_keys=True) for r in parts) == \
+        sorted(json.dumps(r, sort_keys=True) for r in records(tmp_path / "all.jsonl"))
+    assert len({r["id"] for r in parts}) == 50
+
+
+def test_killed_half_way_the_rerun_finishes_with_every_item_exactly_once(tmp_path, built_models):
+    texts = tmp_path / "many.txt"
+    texts.write_text("".join(f"line {i}: the crew was {'lovely' if i % 3 else 'rude'}\n" for i in range(6000)))
+    out = tmp_path / "out.jsonl"
+    command = [sys.executable, "-m", "service.batch", "--model", "sentiment", "--input", str(texts),
+               "--output", str(out), "--batch-size", "8"]
+    env = {**os.environ, "AXON_MODEL_DIR": str(built_models)}
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    written = len(out.read_text().splitlines())
+    assert 0 < written < 6000, f"the kill did not land half-way ({written} lines)"
+    assert subprocess.run(command, cwd=REPO_ROOT, env=env, stderr=subprocess.DEVNULL).returncode == 0
+    ids = [r["id"] for r in records(out)]
+    assert len(ids) == 6000 and len(set(ids)) == 6000
+
+
+def test_url_mode_gives_the_same_predictions_as_in_process(tmp_path, photo_dir):
+    from tests.e2e.server import Server
+
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    server = Server(Path(os.environ["AXON_MODEL_DIR"]), metrics, tmp_path / "gunicorn.log", workers=1)
+    try:
+        server.wait_ready()
+        assert main(["--model", "efficientnet_lite0", "--input", str(photo_dir), "--output",
+                     str(tmp_path / "remote.jsonl"), "--url", server.url, "--batch-size", "2"]) == 0
+    finally:
+        server.stop()
+    assert main(["--model", "efficientnet_lite0", "--input", str(photo_dir), "--output",
+                 str(tmp_path / "local.jsonl")]) == 0
+    remote = {r["id"]: r for r in records(tmp_path / "remote.jsonl")}
+    local = {r["id"]: r for r in records(tmp_path / "local.jsonl")}
+    assert remote.keys() == local.keys()
+    for key, record in local.items():
+        if "error" in record:
+            assert "error" in remote[key]  # refused by the server too, isolated from its batch
+        else:
+            assert remote[key]["class_id"] == record["class_id"]
+            assert abs(remote[key]["probability"] - record["probability"]) < 1e-5
