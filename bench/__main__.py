@@ -1,4 +1,4 @@
-"""python -m bench [mnist] [images] [sentiment] [batching]: run benchmarks, print tables, save JSON under bench/results/."""
+"""python -m bench [mnist] [images] [sentiment] [batching] [batch]: run benchmarks, print tables, save JSON under bench/results/."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,11 +8,11 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import batching, images, mnist, sentiment
+from bench import batch, batching, images, mnist, sentiment
 from bench.harness import markdown
 
 RESULTS = Path(__file__).parent / "results"
-SUITES = {"mnist": mnist, "images": images, "sentiment": sentiment, "batching": batching}
+SUITES = {"mnist": mnist, "images": images, "sentiment": sentiment, "batching": batching, "batch": batch}
 
 
 def machine() -> str:
@@ -38,7 +38,7 @@ def main() -> None:
         results = suite.run()
         results = results if isinstance(results, list) else [results]
         for result in results:
-            print("\n" + markdown(result))
+            print("\n" + getattr(suite, "markdown", markdown)(result))
         path = RESULTS / f"{name}.json"
         record = {"machine": machine(), "date": dt.date.today().isoformat(), "results": results}
         path.write_text(json.dumps(record, indent=2) + "\n")

@@ -9,6 +9,7 @@ import tempfile
 
 # Prometheus multiprocess mode must be configured before any worker imports prometheus_client.
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="axon-metrics-")
+os.makedirs(_metrics_dir, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
@@ -18,6 +19,7 @@ threads = int(os.environ.get("AXON_THREADS", "4"))
 timeout = int(os.environ.get("AXON_WORKER_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("AXON_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
+worker_tmp_dir = os.environ.get("AXON_WORKER_TMP_DIR", "/tmp")  # heartbeats: /tmp is writable in the pod
 preload_app = False  # sessions must be created after fork: one per worker, with its own threads
 accesslog = None  # the app writes one structured JSON line per request (logger axon.access)
 errorlog = "-"

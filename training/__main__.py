@@ -60,12 +60,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="resnet50: imagenet (default, Keras downloads them), a weights file PATH, or random")
     parser.add_argument("--models", type=Path, default=Path(os.environ.get("AXON_MODEL_DIR", "models")))
     parser.add_argument("--missing-only", action="store_true", help="skip models that already have a built version")
+    parser.add_argument("--skip", default="", help="comma-separated models not to build ('all': none at all)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     names = MODELS if args.model == "all" else (args.model,)
+    skipped = {n.strip() for n in args.skip.split(",") if n.strip()}
     for name in names:
+        if name in skipped or "all" in skipped:
+            print(f"[{name}] skipped (--skip)", flush=True)
+            continue
         if args.missing_only and is_built(args.models, name):
             print(f"[{name}] already built in {args.models / name}, skipping", flush=True)
             continue

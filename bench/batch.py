@@ -1,0 +1,87 @@
+"""The batch script's throughput vs onnxruntime's own at the same batch size, and vs one request at
+a time through the HTTP server (the way a naive client would do the same job)."""
+from __future__ import annotations
+
+import io
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from bench.harness import running_server
+from service.batch.backends import HttpBackend, LocalBackend
+from service.batch.items import collect
+from service.batch.output import ResultWriter
+from service.batch.runner import run
+from service.settings import Settings
+from training.photos import photo_variants
+from training.sentiment_data import tweets_split
+
+ROOT = Path(__file__).resolve().parents[1]
+BATCHES = (1, 8, 32)
+
+
+def image_inputs(directory: Path) -> list[str]:
+    for index, (_, image) in enumerate(photo_variants()):
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=90)
+        (directory / f"{index:03d}.jpg").write_bytes(buffer.getvalue())
+    return [str(directory)]
+
+
+def text_inputs(directory: Path) -> list[str]:
+    path = directory / "tweets.txt"
+    path.write_text("\n".join(t.replace("\n", " ") for t in tweets_split().test[0][:2000]) + "\n")
+    return [str(path)]
+
+
+def onnxruntime_rate(backend: LocalBackend, items: list, batch: int) -> float:
+    """Items/s of the session alone, on inputs already prepared, at this batch size."""
+    prepared = [backend.prepare(item.value()) for item in items]
+    started = time.perf_counter()
+    for start in range(0, len(prepared), batch):
+        backend.infer(prepared[start : start + batch])
+    return len(prepared) / (time.perf_counter() - started)
+
+
+def script_rate(backend, items: list, batch: int, directory: Path) -> float:
+    writer = ResultWriter(directory / f"out-{batch}-{time.monotonic_ns()}.jsonl", "jsonl", overwrite=True)
+    summary = run(backend, items, writer, batch, 2)
+    writer.close()
+    return summary.throughput
+
+
+def run_one(model: str, make_inputs) -> dict:
+    settings = Settings(model_dir=ROOT / "models")
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        items = collect(make_inputs(directory))
+        local = LocalBackend(settings, model, None, threads=1, top_k=None)
+        figures = {}
+        for batch in BATCHES:
+            ort = onnxruntime_rate(local, items, batch)
+            script = script_rate(local, items, batch, directory)
+            figures[f"batch {batch}"] = {"onnxruntime items/s": ort, "batch script items/s": script,
+                                         "script / onnxruntime": script / ort}
+        with running_server(ROOT / "models") as server:
+            remote = HttpBackend(server.url, model, None, None)
+            http = script_rate(remote, items, 1, directory)
+        figures["one request at a time over HTTP"] = {"batch script items/s": http}
+    return {"model": f"{model} ({len(items)} inputs, 1 onnxruntime thread, 2 decode threads)", "figures": figures}
+
+
+def run() -> list[dict]:
+    return [run_one("efficientnet_lite0", image_inputs), run_one("sentiment", text_inputs)]
+
+
+def markdown(result: dict) -> str:
+    lines = [f"### {result['model']}", "", "| | onnxruntime alone | batch script | script / onnxruntime |",
+             "|---|---:|---:|---:|"]
+    for name, f in result["figures"].items():
+        ort = f.get("onnxruntime items/s")
+        ratio = f.get("script / onnxruntime")
+        lines.append(f"| {name} | {ort:.0f}/s | {f['batch script items/s']:.0f}/s | {ratio:.0%} |" if ort else
+                     f"| {name} | | {f['batch script items/s']:.0f}/s | |")
+    return "\n".join(lines)
