@@ -14,7 +14,7 @@ from bench.harness import running_server
 from service.batch.backends import HttpBackend, LocalBackend
 from service.batch.items import collect
 from service.batch.output import ResultWriter
-from service.batch.runner import run
+from service.batch.runner import run as run_batch
 from service.settings import Settings
 from training.photos import photo_variants
 from training.sentiment_data import tweets_split
@@ -33,7 +33,7 @@ def image_inputs(directory: Path) -> list[str]:
 
 def text_inputs(directory: Path) -> list[str]:
     path = directory / "tweets.txt"
-    path.write_text("\n".join(t.replace("\n", " ") for t in tweets_split().test[0][:2000]) + "\n")
+    path.write_text("\n".join(" ".join(t.split()) for t in tweets_split().test[0][:2000]) + "\n")
     return [str(path)]
 
 
@@ -48,7 +48,7 @@ def onnxruntime_rate(backend: LocalBackend, items: list, batch: int) -> float:
 
 def script_rate(backend, items: list, batch: int, directory: Path) -> float:
     writer = ResultWriter(directory / f"out-{batch}-{time.monotonic_ns()}.jsonl", "jsonl", overwrite=True)
-    summary = run(backend, items, writer, batch, 2)
+    summary = run_batch(backend, items, writer, batch, 2)
     writer.close()
     return summary.throughput
 

@@ -42,6 +42,10 @@ class LocalBackend:
             exc.message = exc.message.removeprefix("instance 0: ")  # one item at a time: no index to give
             raise
 
+    def prepare_many(self, values: list[Any]) -> list[np.ndarray]:
+        batch = inputs.prepare(self.model, values, self.settings)
+        return [batch[i : i + 1] for i in range(len(batch))]
+
     def infer(self, prepared: list[Any]) -> np.ndarray:
         return self.dataplane.infer_now(self.model, np.concatenate(prepared))
 
@@ -85,6 +89,9 @@ class HttpBackend:
         if isinstance(value, np.ndarray):
             return value.astype(np.float32).ravel().tolist()
         return value
+
+    def prepare_many(self, values: list[Any]) -> list[Any]:
+        return [self.prepare(value) for value in values]
 
     def infer(self, prepared: list[Any]) -> np.ndarray:
         if isinstance(prepared[0], list):

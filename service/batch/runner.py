@@ -30,8 +30,36 @@ class Summary:
                 f"{self.total} in this shard, {self.elapsed_s:.1f}s, {self.throughput:.1f} items/s")
 
 
-def _prepare(backend: Any, item: Item) -> Any:
-    return backend.prepare(item.value())
+def _prepare_group(backend: Any, group: list[Item]) -> list[Any]:
+    """Prepare several items in one call (vectorised checks, one tokenizer pass); if any of them is
+    bad, prepare them one by one so that only the bad ones become errors."""
+    values: list[Any] = []
+    for item in group:
+        try:
+            values.append(item.value())
+        except Exception as exc:  # noqa: BLE001 - an unreadable file is that item's error
+            values.append(exc)
+    if not any(isinstance(v, Exception) for v in values):
+        try:
+            return backend.prepare_many(values)
+        except Exception:  # noqa: BLE001 - find the culprits below
+            pass
+    results: list[Any] = []
+    for value in values:
+        if isinstance(value, Exception):
+            results.append(value)
+            continue
+        try:
+            results.append(backend.prepare(value))
+        except Exception as exc:  # noqa: BLE001 - delivered as this item's error record
+            results.append(exc)
+    return results
+
+
+def _submit(pool: ThreadPoolExecutor, backend: Any, batch: list[Item], workers: int) -> list[Future]:
+    """Split a batch into one group per decode thread, so images decode in parallel."""
+    size = max(1, -(-len(batch) // workers))
+    return [pool.submit(_prepare_group, backend, batch[i : i + size]) for i in range(0, len(batch), size)]
 
 
 def run(backend: Any, items: list[Item], writer: ResultWriter, batch_size: int, workers: int,
@@ -41,12 +69,11 @@ def run(backend: Any, items: list[Item], writer: ResultWriter, batch_size: int, 
     started = time.perf_counter()
     batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        submit = lambda batch: [pool.submit(_prepare, backend, item) for item in batch]  # noqa: E731
-        upcoming = submit(batches[0]) if batches else []
+        upcoming = _submit(pool, backend, batches[0], workers) if batches else []
         for index, batch in enumerate(batches):
             current = upcoming
             if index + 1 < len(batches):
-                upcoming = submit(batches[index + 1])  # decode the next batch while this one runs
+                upcoming = _submit(pool, backend, batches[index + 1], workers)  # decode it while this one runs
             records = _infer_batch(backend, batch, current)
             writer.write(records)
             failed = sum("error" in r for r in records)
@@ -62,11 +89,12 @@ def _infer_batch(backend: Any, batch: list[Item], futures: list[Future]) -> list
     head = {"model": backend.name, "version": backend.version}
     records: list[dict[str, Any] | None] = [None] * len(batch)
     ready: list[tuple[int, Any]] = []
-    for position, (item, future) in enumerate(zip(batch, futures)):
-        try:
-            ready.append((position, future.result()))
-        except Exception as exc:  # noqa: BLE001 - one bad item is a record, never the end of the run
-            records[position] = {"id": item.id, **head, "error": describe_error(exc)}
+    prepared = [result for future in futures for result in future.result()]
+    for position, (item, result) in enumerate(zip(batch, prepared)):
+        if isinstance(result, Exception):  # one bad item is a record, never the end of the run
+            records[position] = {"id": item.id, **head, "error": describe_error(result)}
+        else:
+            ready.append((position, result))
     for position, probabilities in _infer(backend, ready):
         if isinstance(probabilities, BaseException):
             records[position] = {"id": batch[position].id, **head, "error": describe_error(probabilities)}
