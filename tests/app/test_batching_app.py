@@ -11,13 +11,18 @@ from service.settings import Settings
 from tests.conftest import png_bytes
 
 
-def test_batched_answers_equal_unbatched_ones(model_repo, heldout):
+def batched_app(model_repo, batching: dict, **settings):
+    """An app whose mnist config.json turns dynamic batching on."""
     config_path = model_repo / "mnist" / "config.json"
     config = json.loads(config_path.read_text())
-    plain = create_app(Settings(model_dir=model_repo)).extensions["axon.dataplane"]
-    config["dynamic_batching"] = {"max_batch_size": 16, "max_queue_delay_ms": 20, "max_queue_size": 64}
+    config["dynamic_batching"] = batching
     config_path.write_text(json.dumps(config))
-    app = create_app(Settings(model_dir=model_repo))
+    return create_app(Settings(model_dir=model_repo, reload_interval_s=0, **settings))
+
+
+def test_batched_answers_equal_unbatched_ones(model_repo, heldout):
+    plain = create_app(Settings(model_dir=model_repo, reload_interval_s=0)).extensions["axon.dataplane"]
+    app = batched_app(model_repo, {"max_batch_size": 16, "max_queue_delay_ms": 20, "max_queue_size": 64})
     batched = app.extensions["axon.dataplane"]
 
     pngs = [png_bytes(p) for p in heldout[0][:32]]
@@ -37,11 +42,8 @@ def test_batched_answers_equal_unbatched_ones(model_repo, heldout):
 def test_a_request_waiting_past_its_timeout_gets_504(model_repo, heldout, monkeypatch):
     import time
 
-    config_path = model_repo / "mnist" / "config.json"
-    config = json.loads(config_path.read_text())
-    config["dynamic_batching"] = {"max_batch_size": 4, "max_queue_delay_ms": 1, "max_queue_size": 8}
-    config_path.write_text(json.dumps(config))
-    app = create_app(Settings(model_dir=model_repo, request_timeout_s=0.2, reload_interval_s=0))
+    app = batched_app(model_repo, {"max_batch_size": 4, "max_queue_delay_ms": 1, "max_queue_size": 8},
+                      request_timeout_s=0.2)
     dataplane = app.extensions["axon.dataplane"]
     slow = dataplane.infer_now
     monkeypatch.setattr(dataplane, "infer_now", lambda model, batch: (time.sleep(1), slow(model, batch))[1])
@@ -53,11 +55,8 @@ def test_a_request_waiting_past_its_timeout_gets_504(model_repo, heldout, monkey
 def test_a_full_queue_is_503_with_retry_after(model_repo, heldout, monkeypatch):
     import threading
 
-    config_path = model_repo / "mnist" / "config.json"
-    config = json.loads(config_path.read_text())
-    config["dynamic_batching"] = {"max_batch_size": 1, "max_queue_delay_ms": 0, "max_queue_size": 1}
-    config_path.write_text(json.dumps(config))
-    app = create_app(Settings(model_dir=model_repo, request_timeout_s=5, reload_interval_s=0))
+    app = batched_app(model_repo, {"max_batch_size": 1, "max_queue_delay_ms": 0, "max_queue_size": 1},
+                      request_timeout_s=5)
     dataplane = app.extensions["axon.dataplane"]
     gate, fast = threading.Event(), dataplane.infer_now
     monkeypatch.setattr(dataplane, "infer_now", lambda model, batch: (gate.wait(5), fast(model, batch))[1])
