@@ -3,6 +3,7 @@ a time through the HTTP server (the way a naive client would do the same job).""
 from __future__ import annotations
 
 import io
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from training.sentiment_data import tweets_split
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES = (1, 8, 32)
+REPEATS = 3
 
 
 def image_inputs(directory: Path) -> list[str]:
@@ -62,14 +64,17 @@ def run_one(model: str, make_inputs) -> dict:
         items = collect(make_inputs(directory))
         local = LocalBackend(settings, model, None, threads=1, top_k=None)
         figures = {}
-        for batch in BATCHES:
-            ort = onnxruntime_rate(local, items, batch)
-            script = script_rate(local, items, batch, directory)
+        for batch in BATCHES:  # side by side, alternating, median of REPEATS each
+            ort_runs, script_runs = [], []
+            for _ in range(REPEATS):
+                ort_runs.append(onnxruntime_rate(local, items, batch))
+                script_runs.append(script_rate(local, items, batch, directory))
+            ort, script = statistics.median(ort_runs), statistics.median(script_runs)
             figures[f"batch {batch}"] = {"onnxruntime items/s": ort, "batch script items/s": script,
                                          "script / onnxruntime": script / ort}
         with running_server(ROOT / "models") as server:
             remote = HttpBackend(server.url, model, None, None)
-            http = script_rate(remote, items, 1, directory)
+            http = statistics.median(script_rate(remote, items, 1, directory) for _ in range(REPEATS))
         figures["one request at a time over HTTP"] = {"batch script items/s": http}
     return {"model": f"{model} ({len(items)} inputs, 1 onnxruntime thread, 2 decode threads)", "figures": figures}
 
