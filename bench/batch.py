@@ -3,6 +3,7 @@ a time through the HTTP server (the way a naive client would do the same job).""
 from __future__ import annotations
 
 import io
+import os
 import statistics
 import tempfile
 import time
@@ -23,6 +24,7 @@ from training.sentiment_data import tweets_split
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES = (1, 8, 32)
 REPEATS = 3
+WORKERS = max(1, (os.cpu_count() or 2) - 1)  # the script's default beside one onnxruntime thread
 
 
 def image_inputs(directory: Path) -> list[str]:
@@ -52,7 +54,7 @@ def onnxruntime_rate(backend: LocalBackend, items: list, batch: int) -> float:
 
 def script_rate(backend, items: list, batch: int, directory: Path) -> float:
     writer = ResultWriter(directory / f"out-{batch}-{time.monotonic_ns()}.jsonl", "jsonl", overwrite=True)
-    summary = run_batch(backend, items, writer, batch, 2)
+    summary = run_batch(backend, items, writer, batch, WORKERS)
     writer.close()
     return summary.throughput
 
@@ -76,7 +78,8 @@ def run_one(model: str, make_inputs) -> dict:
             remote = HttpBackend(server.url, model, None, None)
             http = statistics.median(script_rate(remote, items, 1, directory) for _ in range(REPEATS))
         figures["one request at a time over HTTP"] = {"batch script items/s": http}
-    return {"model": f"{model} ({len(items)} inputs, 1 onnxruntime thread, 2 decode threads)", "figures": figures}
+    return {"model": f"{model} ({len(items)} inputs, 1 onnxruntime thread, {WORKERS} decode thread(s))",
+            "figures": figures}
 
 
 def run() -> list[dict]:

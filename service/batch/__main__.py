@@ -34,8 +34,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--column", default="text", help="text column of a .csv input (default: text)")
     parser.add_argument("--field", default="text", help="text field of a .jsonl input (default: text)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2, help="decode threads (default: 2)")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (default: 1)")
+    parser.add_argument("--workers", type=int,
+                        help="decode threads (default: the cores onnxruntime leaves free, at least 1)")
     parser.add_argument("--top-k", type=int)
     parser.add_argument("--url", help="send the work to a running server (V2 protocol) instead")
     parser.add_argument("--shard", help="INDEX/COUNT: process a deterministic slice of the inputs")
@@ -47,6 +48,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     resume.add_argument("--overwrite", action="store_true", help="start the output over")
     parser.add_argument("--fail-on-error", action="store_true", help="exit 1 if any item failed")
     args = parser.parse_args(argv)
+    if args.workers is None:
+        # Measured on 2 cores (Lite0, batch 8): 1 decode thread beside 1 onnxruntime thread reached
+        # 85% of onnxruntime alone, 2 decode threads 73% (three busy threads on two cores).
+        args.workers = max(1, (os.cpu_count() or 2) - args.threads)
     if args.batch_size < 1 or args.workers < 1 or args.threads < 1:
         parser.error("--batch-size, --workers and --threads must be >= 1")
     return args

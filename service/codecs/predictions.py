@@ -33,11 +33,11 @@ def prediction(model: LoadedModel, probabilities: np.ndarray, k: int) -> dict[st
 def labelled(labels: Sequence[str], task: str, probabilities: np.ndarray, k: int) -> dict[str, Any]:
     """Image models: the best class and the top-k. Text models: the label and every class's probability."""
     name = lambda i: labels[i] if i < len(labels) else str(i)  # noqa: E731
-    order = np.argsort(-probabilities, kind="stable")
-    best = int(order[0])
-    head = {"label": name(best), "class_id": best, "probability": round(float(probabilities[best]), 6)}
-    if task == "text_classification":
-        return {**head, "probabilities": {name(i): round(float(p), 6) for i, p in enumerate(probabilities)}}
-    top = [{"label": name(int(i)), "class_id": int(i), "probability": round(float(probabilities[i]), 6)}
-           for i in order[:k]]
-    return {**head, "top_k": top}
+    values = [round(p, 6) for p in probabilities.tolist()]
+    if task == "text_classification":  # few classes: every one is reported, no sort needed
+        best = int(np.argmax(probabilities))
+        return {"label": name(best), "class_id": best, "probability": values[best],
+                "probabilities": {name(i): p for i, p in enumerate(values)}}
+    order = np.argsort(-probabilities, kind="stable")[:k].tolist()
+    top = [{"label": name(i), "class_id": i, "probability": values[i]} for i in order]
+    return {**top[0], "top_k": top}
