@@ -115,7 +115,7 @@ def test_three_shards_union_equals_one_run(tmp_path, monkeypatch):
 
 def test_killed_half_way_the_rerun_finishes_with_every_item_exactly_once(tmp_path, built_models):
     texts = tmp_path / "many.txt"
-    texts.write_text("".join(f"line {i}: the crew was {'lovely' if i % 3 else 'rude'}\n" for i in range(6000)))
+    texts.write_text("".join(f"line {i}: the crew was {'lovely' if i % 3 else 'rude'}\n" for i in range(20000)))
     out = tmp_path / "out.jsonl"
     command = [sys.executable, "-m", "service.batch", "--model", "sentiment", "--input", str(texts),
                "--output", str(out), "--batch-size", "8"]
@@ -127,10 +127,10 @@ def test_killed_half_way_the_rerun_finishes_with_every_item_exactly_once(tmp_pat
     process.send_signal(signal.SIGKILL)
     process.wait()
     written = len(out.read_text().splitlines())
-    assert 0 < written < 6000, f"the kill did not land half-way ({written} lines)"
+    assert 0 < written < 20000, f"the kill did not land half-way ({written} lines)"
     assert subprocess.run(command, cwd=REPO_ROOT, env=env, stderr=subprocess.DEVNULL).returncode == 0
     ids = [r["id"] for r in records(out)]
-    assert len(ids) == 6000 and len(set(ids)) == 6000
+    assert len(ids) == 20000 and len(set(ids)) == 20000
 
 
 def test_url_mode_gives_the_same_predictions_as_in_process(tmp_path, photo_dir):

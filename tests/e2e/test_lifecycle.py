@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -104,21 +105,25 @@ def test_sighup_to_a_worker_rescans_at_once(make_server, tmp_path, built_models)
 
 
 def test_sigterm_lets_requests_in_flight_finish(make_server, built_models):
-    server = make_server(built_models, AXON_GRACEFUL_TIMEOUT="30")
+    server = make_server(built_models, AXON_GRACEFUL_TIMEOUT="30", AXON_THREADS="8")  # room for the scrapes
     image = {"b64": base64.b64encode(photo_bytes("rocket.jpg")).decode()}
-    body = json.dumps({"instances": [image] * 16}).encode()  # ~0.1-0.5 s of work each
+    body = json.dumps({"instances": [image] * 32}).encode()  # ~0.25 s of work each, 4 share a core
 
     def slow_request(_):
         return requests.post(server.url + "/v1/models/efficientnet_lite0/versions/1:predict", data=body,
                              headers={"Content-Type": "application/json"}, timeout=60)
 
+    def in_flight() -> float:
+        text = requests.get(server.url + "/metrics", timeout=10).text
+        return float(re.search(r"^axon_requests_in_flight ([0-9.]+)$", text, re.M).group(1))
+
     with ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(slow_request, i) for i in range(8)]
-        time.sleep(0.15)
+        assert wait_until(lambda: in_flight() >= 9, timeout=20, interval=0.02)  # 8 + this scrape
         server.process.send_signal(signal.SIGTERM)
         responses = [f.result() for f in futures]
     assert [r.status_code for r in responses] == [200] * 8
-    assert all(len(r.json()["predictions"]) == 16 for r in responses)
+    assert all(len(r.json()["predictions"]) == 32 for r in responses)
     assert server.process.wait(timeout=60) == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(server.url + "/v2/health/live", timeout=2)
