@@ -30,7 +30,7 @@ class Recorder:
 
 
 def test_concurrent_requests_are_merged_and_answered_in_order():
-    run = Recorder(delay=0.01)
+    run = Recorder(delay=0.05)  # while the first runs alone, the other seven queue up behind it
     observed = []
     batcher = Batcher("m", run, BatchingConfig(max_batch_size=8, max_queue_delay_ms=50, max_queue_size=64),
                       lambda rows, waits, depth: observed.append((rows, len(waits))))
