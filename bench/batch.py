@@ -9,8 +9,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
 
 from bench.harness import running_server
 from service.batch.backends import HttpBackend, LocalBackend

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from preprocessing.images import ImageError
+from preprocessing.images import ImageError, flatten
 
 SIDE = 28
 BOX = 20
@@ -26,16 +26,7 @@ INK_THRESHOLD = 0.2
 
 def to_grayscale(image: Image.Image) -> np.ndarray:
     """Any Pillow image -> float32 array in 0..1, transparency composited on white."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image, dtype=np.float32)
-        peak = 65535.0 if array.max() > 255 else 255.0
-        return np.clip(array / peak, 0.0, 1.0)
-    if image.mode != "RGBA" and ("A" in image.getbands() or "transparency" in image.info):
-        image = image.convert("RGBA")
-    if image.mode == "RGBA":
-        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(paper, image)
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    return np.asarray(flatten(image).convert("L"), dtype=np.float32) / 255.0
 
 
 def _border(array: np.ndarray) -> np.ndarray:

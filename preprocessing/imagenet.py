@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from preprocessing.images import ImageError
+from preprocessing.images import ImageError, flatten
 
 SIZE = 224
 RESIZE = 256
@@ -26,16 +26,7 @@ RANGES = {"caffe": (-123.68, 255.0 - 103.939), "lite": (-127.0 / 128.0, 1.0)}
 
 def to_rgb(image: Image.Image) -> Image.Image:
     """Any mode (L, LA, P, RGBA, CMYK, I;16, ...) -> RGB; transparency is composited on white."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        array = np.asarray(image, dtype=np.float32)
-        peak = 65535.0 if array.max() > 255 else 255.0
-        image = Image.fromarray((np.clip(array / peak, 0, 1) * 255).round().astype(np.uint8), "L")
-    if image.mode != "RGBA" and ("A" in image.getbands() or "transparency" in image.info):
-        image = image.convert("RGBA")
-    if image.mode == "RGBA":
-        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(paper, image)
-    return image.convert("RGB")
+    return flatten(image).convert("RGB")
 
 
 def centre_crop_resized(image: Image.Image, size: int = SIZE, resize: int = RESIZE) -> Image.Image:

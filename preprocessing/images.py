@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import warnings
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -15,6 +16,21 @@ class ImageError(ValueError):
 
 class ImageTooLarge(ImageError):
     """The image has more pixels than the configured limit (decompression-bomb guard)."""
+
+
+def flatten(image: Image.Image) -> Image.Image:
+    """Any mode -> an 8-bit image without alpha: 16-bit and float pixels are scaled to 0..255
+    (by 65535 when any value exceeds 255), transparency is composited on white paper."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float32)
+        peak = 65535.0 if array.max() > 255 else 255.0
+        image = Image.fromarray((np.clip(array / peak, 0, 1) * 255).round().astype(np.uint8), "L")
+    if image.mode != "RGBA" and ("A" in image.getbands() or "transparency" in image.info):
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, image)
+    return image
 
 
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS,

@@ -64,9 +64,13 @@ class Tokenizer:
     def encode_batch(self, texts: Iterable[str]) -> np.ndarray:
         return np.stack([self.encode(text) for text in texts])
 
+    def to_json(self) -> bytes:
+        """What vocab.json holds (written beside model.onnx)."""
+        return (json.dumps({"max_length": self.max_length, "pad": PAD, "oov": OOV, "vocabulary": self.vocabulary},
+                           ensure_ascii=False) + "\n").encode("utf-8")
+
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({"max_length": self.max_length, "pad": PAD, "oov": OOV,
-                                    "vocabulary": self.vocabulary}, ensure_ascii=False) + "\n", encoding="utf-8")
+        path.write_bytes(self.to_json())
 
     @classmethod
     def load(cls, path: Path) -> "Tokenizer":

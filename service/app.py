@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     metrics = Metrics()
 
     def record_load(model: LoadedModel, seconds: float) -> None:
-        metrics.model_load_seconds.labels(model.name, str(model.version)).set(seconds)
+        metrics.model_load_seconds.labels(*model.labels).set(seconds)
 
     if registry is None:
         registry = Registry(Repository(settings.model_dir), settings.ort_threads, on_loaded=record_load)

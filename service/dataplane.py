@@ -86,22 +86,22 @@ class DataPlane:
         return self.batcher(model).submit(batch, self.settings.request_timeout_s)
 
     def batcher(self, model: LoadedModel) -> Batcher:
+        if model.batcher is not None:  # every request after the first: no lock
+            return model.batcher
         with self._batcher_lock:
             if model.batcher is None:
-                labels = (model.name, str(model.version))
                 model.batcher = Batcher(
                     f"{model.name}/{model.version}", lambda batch: self.infer_now(model, batch),
                     model.config.dynamic_batching,
-                    lambda rows, waits, depth: self.metrics.observe_batch(*labels, rows, waits, depth))
+                    lambda rows, waits, depth: self.metrics.observe_batch(*model.labels, rows, waits, depth))
             return model.batcher
 
     def infer_now(self, model: LoadedModel, batch: np.ndarray) -> np.ndarray:
         """One onnxruntime call, timed and counted in one place."""
-        labels = (model.name, str(model.version))
         started = time.perf_counter()
         outputs = model.runtime.run({model.config.inputs[0].name: batch})
-        self.metrics.inference_seconds.labels(*labels).observe(time.perf_counter() - started)
-        self.metrics.inference_items.labels(*labels).inc(len(batch))
+        self.metrics.inference_seconds.labels(*model.labels).observe(time.perf_counter() - started)
+        self.metrics.inference_items.labels(*model.labels).inc(len(batch))
         return outputs[model.config.outputs[0].name]
 
     def infer(self, name: str, version: str | None, request: InferenceRequest) -> InferenceResponse:
@@ -109,13 +109,12 @@ class DataPlane:
         model = self.registry.get(name, version)
         if len(request.inputs) != 1:
             raise InvalidInput(f"model '{name}' takes exactly one input, got {len(request.inputs)}")
-        tensor = request.inputs[0]
-        with self.expecting(model):
-            batch = self._prepare_v2(model, tensor)
-        probabilities = self.run(model, batch)
         output_name = model.config.outputs[0].name
         if request.outputs and any(o != output_name for o in request.outputs):
             raise InvalidInput(f"model '{name}' has one output, '{output_name}'; asked for {request.outputs}")
+        with self.expecting(model):
+            batch = self._prepare_v2(model, request.inputs[0])
+        probabilities = self.run(model, batch)
         return InferenceResponse(
             model_name=name, model_version=str(model.version), id=request.id,
             outputs=[encode_tensor(output_name, probabilities)],
@@ -123,20 +122,17 @@ class DataPlane:
         )
 
     def _prepare_v2(self, model: LoadedModel, tensor: RequestInput) -> np.ndarray:
-        name = model.name
         if tensor.datatype == "BYTES":
             elements = decode_bytes(tensor)
             if model.tokenizer is None:  # images: base64 in JSON, raw with the binary extension
                 elements = [b if isinstance(b, bytes) else b64decode(b, f"input '{tensor.name}'") for b in elements]
-            batch = inputs.prepare(model, elements, self.settings)
-        else:
-            expected = model.config.inputs[0]
-            if tensor.datatype != expected.datatype:
-                kind = "texts" if model.tokenizer is not None else "images"
-                raise InvalidInput(f"input '{tensor.name}': model '{name}' takes {expected.datatype} "
-                                   f"(or BYTES {kind}), got {tensor.datatype}")
-            batch = inputs.check_tensor(model, decode_tensor(tensor), self.settings)
-        return batch
+            return inputs.prepare(model, elements, self.settings)
+        expected = model.config.inputs[0]
+        if tensor.datatype != expected.datatype:
+            kind = "texts" if model.tokenizer is not None else "images"
+            raise InvalidInput(f"input '{tensor.name}': model '{model.name}' takes {expected.datatype} "
+                               f"(or BYTES {kind}), got {tensor.datatype}")
+        return inputs.check_tensor(model, decode_tensor(tensor), self.settings)
 
     def predict(self, name: str, version: str | None, items: Sequence[Item],
                 top_k: Any = None) -> tuple[LoadedModel, list[dict[str, Any]]]:

@@ -9,6 +9,7 @@ class AxonError(Exception):
     """Base of every error Axon raises on purpose; `status` is its HTTP status."""
 
     status = 500
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)

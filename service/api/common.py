@@ -18,7 +18,7 @@ def dataplane() -> DataPlane:
 def resolve(name: str, version: str | None) -> LoadedModel:
     """Look the model up (404/503 if absent) and label this request's metrics with it."""
     model = dataplane().registry.get(name, version)
-    g.metric_model, g.metric_version = model.name, str(model.version)
+    g.metric_model, g.metric_version = model.labels
     return model
 
 

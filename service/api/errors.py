@@ -44,7 +44,7 @@ def register_error_handlers(app: Flask) -> None:
     def _axon_error(exc: AxonError) -> Response:
         log.warning("%s %s -> %d: %s", request.method, request.path, exc.status, exc.message)
         response = error_response(exc.message, exc.status)
-        if getattr(exc, "retry_after", None):
+        if exc.retry_after:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
@@ -54,8 +54,9 @@ def register_error_handlers(app: Flask) -> None:
         message = _http_message(exc, status)
         log.warning("%s %s -> %d: %s", request.method, request.path, status, message)
         response = error_response(message, status)
+        original = exc.get_response().headers
         for header in ("Allow", "Retry-After"):
-            value = exc.get_response().headers.get(header)
+            value = original.get(header)
             if value:
                 response.headers[header] = value
         return response

@@ -50,11 +50,12 @@ def install(app: Flask, settings: Settings, metrics: Metrics) -> None:
         response.headers["X-Request-ID"] = request_id()
         if response.status_code == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="axon"'
-        access_log.info(json.dumps({
-            "request_id": request_id(), "method": request.method, "path": request.path,
-            "status": response.status_code, "latency_ms": round(elapsed * 1e3, 3),
-            "model": model or None, "version": version or None, "bytes_in": request.content_length or 0,
-        }))
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(json.dumps({
+                "request_id": request_id(), "method": request.method, "path": request.path,
+                "status": response.status_code, "latency_ms": round(elapsed * 1e3, 3),
+                "model": model or None, "version": version or None, "bytes_in": request.content_length or 0,
+            }))
         return response
 
     @app.teardown_request

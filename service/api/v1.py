@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 from service.api.common import dataplane, is_json, read_json, resolve
 from service.codecs.image import b64decode
 from service.errors import InvalidInput, UnsupportedMediaType
-from service.inputs import Item
+from service.inputs import Item, utf8_text
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -31,9 +31,10 @@ def model_status(name: str, version: str | None = None) -> Response:
 @bp.post("/models/<name>:predict")
 @bp.post("/models/<name>/versions/<version>:predict")
 def predict(name: str, version: str | None = None) -> Response:
-    model = resolve(name, version)
+    resolve(name, version)
     items, top_k = _items_from_request()
-    _, predictions = dataplane().predict(name, version, items, top_k)
+    # The model that ran, not the one resolved above: a hot reload may change the default in between.
+    model, predictions = dataplane().predict(name, version, items, top_k)
     body = {"predictions": predictions, "model_name": model.name, "model_version": str(model.version)}
     if model.warning:
         body["warning"] = model.warning
@@ -48,16 +49,12 @@ def _items_from_request() -> tuple[list[Item], Any]:
         if not files:
             raise InvalidInput("the multipart form has no file; send the image as a file field")
         return files, top_k
-    if mimetype.startswith(RAW_TYPES):
+    if mimetype.startswith(RAW_TYPES) or mimetype == "text/plain":  # one image, or one text
         body = request.get_data(cache=True)
+        is_text = mimetype == "text/plain"
         if not body:
-            raise InvalidInput("the request body is empty; send the image bytes")
-        return [body], top_k
-    if mimetype == "text/plain":  # one text; kept as bytes so that invalid UTF-8 is a clear 400
-        body = request.get_data(cache=True)
-        if not body:
-            raise InvalidInput("the request body is empty; send the text")
-        return [_text(body)], top_k
+            raise InvalidInput(f"the request body is empty; send the {'text' if is_text else 'image bytes'}")
+        return [utf8_text(body) if is_text else body], top_k
     if mimetype and not is_json(mimetype):
         raise UnsupportedMediaType(
             f"content type '{mimetype}' is not supported; send application/json, "
@@ -73,13 +70,6 @@ def _items_from_request() -> tuple[list[Item], Any]:
     if "inputs" in body:
         return _columns(body["inputs"]), top_k
     raise InvalidInput('the body needs "instances" (row format) or "inputs" (columnar format)')
-
-
-def _text(body: bytes) -> str:
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"the text is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def _value(value: Any, where: str) -> Item:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 
 from service.app import create_app
 from service.settings import Settings

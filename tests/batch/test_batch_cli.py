@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from service.batch.__main__ import main
-from training.photos import PHOTOS, photo_path
+from training.photos import photo_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
