@@ -41,11 +41,15 @@ def centre_crop_resized(image: Image.Image, size: int = SIZE, resize: int = RESI
 
 def normalise(pixels: np.ndarray, mode: str) -> np.ndarray:
     """uint8/float RGB (..., 3) in 0..255 -> the model's float32 input."""
-    pixels = pixels.astype(np.float32)
     if mode == "caffe":
-        return pixels[..., ::-1] - CAFFE_MEAN_BGR
-    if mode == "lite":
-        return (pixels - 127.0) / 128.0
+        pixels = pixels[..., ::-1].astype(np.float32)
+        pixels -= CAFFE_MEAN_BGR
+        return pixels
+    if mode == "lite":  # in place: one float array per image, not three (the batch script's decode
+        pixels = pixels.astype(np.float32)  # workers share the memory bus with inference)
+        pixels -= 127.0
+        pixels /= 128.0
+        return pixels
     raise ValueError(f"unknown normalisation {mode!r}")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from service.batch import items as item_sources
 from service.batch.backends import HttpBackend, LocalBackend
-from service.batch.output import ResultWriter, format_of
+from service.batch.output import format_of, resume
 from service.batch.progress import Progress
 from service.batch.runner import run
 from service.errors import AxonError
@@ -86,13 +86,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
     output = Path(args.output.replace("{shard}", str(index)))
-    writer = ResultWriter(output, format_of(output, args.format), args.overwrite)
+    fmt = format_of(output, args.format)
+    done = resume(output, fmt, args.overwrite)
     print(f"{backend.name} v{backend.version}: {len(items)} items (shard {index}/{count} of {len(all_items)}), "
-          f"{len(writer.done)} already in {output}", file=sys.stderr)
+          f"{len(done)} already in {output}", file=sys.stderr)
     try:
-        summary = run(backend, items, writer, args.batch_size, args.workers, Progress(len(items)))
-    finally:
-        writer.close()
+        summary = run(backend, items, output, fmt, done, args.batch_size, args.workers, Progress(len(items)))
+    except RuntimeError as exc:  # a worker or the writer died, or the server went away: rerun to resume
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(summary.line(), file=sys.stderr)
     return 1 if args.fail_on_error and summary.failed else 0
 

@@ -1,6 +1,9 @@
 """Two ways to run the batch: in-process (the service's own registry, codecs and runtime) or a
-running server over the Open Inference Protocol (--url). Both prepare one item at a time (in the
-decode pool) and infer a whole batch at once.
+running server over the Open Inference Protocol (--url).
+
+Each backend has three parts, so that the work can be spread over processes: a preparer (decoding
+and validation, picklable, run in the decode workers), infer (the parent, a whole batch at once)
+and a labeller (picklable, run in the writer process).
 """
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ import base64
 import json
 import urllib.error
 import urllib.request
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -16,24 +20,39 @@ from service import inputs
 from service.codecs.predictions import labelled, resolve_top_k
 from service.dataplane import DataPlane
 from service.errors import AxonError
-from service.registry import Registry
+from service.protocol import DATATYPES
+from service.registry import LoadedModel, Registry
 from service.repository import Repository
 from service.settings import Settings
+
+
+@dataclass(frozen=True)
+class Labeller:
+    labels: Sequence[str]
+    task: str
+    k: int
+
+    def __call__(self, probabilities: np.ndarray) -> dict[str, Any]:
+        return labelled(self.labels, self.task, probabilities, self.k)
 
 
 class BatchRejected(Exception):
     """The server refused a whole batch (a bad item inside): retry the items one by one."""
 
 
-class LocalBackend:
-    def __init__(self, settings: Settings, name: str, version: str | None, threads: int, top_k: int | None):
-        registry = Registry(Repository(settings.model_dir), threads, only={name})
-        registry.load_all()
+class LocalPreparer:
+    """Decoding and validation for one model, as the server does it. It holds the model without
+    its onnxruntime session (decoding needs only the config and tokenizer), so it is cheap to send
+    to a decode worker."""
+
+    def __init__(self, model: LoadedModel, settings: Settings):
+        self.model = replace(model, runtime=None, batcher=None)
         self.settings = settings
-        self.model = registry.get(name, version)  # ModelNotFound / ModelNotReady: reported by the CLI
-        self.dataplane = DataPlane(registry, settings)
-        self.name, self.version = self.model.name, str(self.model.version)
-        self.k = resolve_top_k(self.model, top_k, settings.top_k)
+        self.group_size = min(settings.max_batch_size, model.config.max_batch_size)
+        spec = model.config.inputs[0]
+        shape = tuple(spec.shape[1:])
+        self.item_shape = shape if all(size > 0 for size in shape) else None  # None: sizes vary
+        self.dtype = np.dtype(DATATYPES[spec.datatype])
 
     def prepare(self, value: Any) -> np.ndarray:
         try:
@@ -42,15 +61,40 @@ class LocalBackend:
             exc.message = exc.message.removeprefix("instance 0: ")  # one item at a time: no index to give
             raise
 
-    def prepare_many(self, values: list[Any]) -> list[np.ndarray]:
-        batch = inputs.prepare(self.model, values, self.settings)
-        return [batch[i : i + 1] for i in range(len(batch))]
+    def prepare_many(self, values: list[Any]) -> np.ndarray:
+        return inputs.prepare(self.model, values, self.settings)
 
-    def infer(self, prepared: list[Any]) -> np.ndarray:
-        return self.dataplane.infer_now(self.model, np.concatenate(prepared))
 
-    def label(self, probabilities: np.ndarray) -> dict[str, Any]:
-        return labelled(self.model.config.labels, self.model.config.task, probabilities, self.k)
+class LocalBackend:
+    def __init__(self, settings: Settings, name: str, version: str | None, threads: int, top_k: int | None):
+        registry = Registry(Repository(settings.model_dir), threads, only={name})
+        registry.load_all()
+        self.model = registry.get(name, version)  # ModelNotFound / ModelNotReady: reported by the CLI
+        self.dataplane = DataPlane(registry, settings)
+        self.name, self.version = self.model.name, str(self.model.version)
+        self.preparer = LocalPreparer(self.model, settings)
+        k = resolve_top_k(self.model, top_k, settings.top_k)
+        self.labeller = Labeller(self.model.config.labels, self.model.config.task, k)
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        return self.dataplane.infer_now(self.model, batch)
+
+
+class HttpPreparer:
+    """Values as the V2 protocol carries them: the server decodes."""
+
+    group_size = 1 << 30  # the server says if a batch is too large
+    item_shape = dtype = None
+
+    def prepare(self, value: Any) -> list[Any]:
+        if isinstance(value, bytes):
+            return [base64.b64encode(value).decode()]
+        if isinstance(value, np.ndarray):
+            return [value.astype(np.float32).ravel().tolist()]
+        return [value]
+
+    def prepare_many(self, values: list[Any]) -> list[Any]:
+        return [prepared for value in values for prepared in self.prepare(value)]
 
 
 class HttpBackend:
@@ -64,9 +108,10 @@ class HttpBackend:
         parameters = metadata.get("parameters", {})
         self.name, self.version = name, parameters.get("version", version or "")
         self.infer_path = f"/v2/models/{name}/versions/{self.version}/infer"
-        self.labels, self.task = parameters.get("labels", []), parameters.get("task", "")
+        labels = parameters.get("labels", [])
+        self.labeller = Labeller(labels, parameters.get("task", ""), min(top_k or 5, len(labels) or 5))
         self.input = metadata["inputs"][0]
-        self.k = min(top_k or 5, len(self.labels) or 5)
+        self.preparer = HttpPreparer()
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         data = json.dumps(body).encode() if body is not None else None
@@ -83,16 +128,6 @@ class HttpBackend:
         except urllib.error.URLError as exc:
             raise RuntimeError(f"cannot reach {self.base}: {exc.reason}") from None
 
-    def prepare(self, value: Any) -> Any:
-        if isinstance(value, bytes):
-            return base64.b64encode(value).decode()
-        if isinstance(value, np.ndarray):
-            return value.astype(np.float32).ravel().tolist()
-        return value
-
-    def prepare_many(self, values: list[Any]) -> list[Any]:
-        return [self.prepare(value) for value in values]
-
     def infer(self, prepared: list[Any]) -> np.ndarray:
         if isinstance(prepared[0], list):
             shape = [len(prepared), *[d for d in self.input["shape"][1:]]]
@@ -102,9 +137,6 @@ class HttpBackend:
             tensor = {"name": "input", "shape": [len(prepared)], "datatype": "BYTES", "data": prepared}
         output = self._call("POST", self.infer_path, {"inputs": [tensor]})["outputs"][0]
         return np.asarray(output["data"], dtype=np.float32).reshape(output["shape"])
-
-    def label(self, probabilities: np.ndarray) -> dict[str, Any]:
-        return labelled(self.labels, self.task, probabilities, self.k)
 
 
 def describe_error(exc: BaseException) -> str:

@@ -27,7 +27,12 @@ class Item:
     load: Any  # a Path (image file, read in the decode pool), a str (text) or an ndarray row
 
     def value(self) -> bytes | str | np.ndarray:
-        return self.load.read_bytes() if isinstance(self.load, Path) else self.load
+        return read(self.load)
+
+
+def read(load: Any) -> bytes | str | np.ndarray:
+    """An item's value: a file's bytes are read only now (in a decode worker), the rest is at hand."""
+    return load.read_bytes() if isinstance(load, Path) else load
 
 
 def _image_files(spec: str) -> list[Path]:

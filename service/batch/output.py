@@ -1,8 +1,10 @@
-"""Where results go: JSONL (default) or CSV, appended and flushed per batch, resumable.
+"""Where results go: JSONL (default) or CSV, appended and flushed per chunk, resumable.
 
-Each batch is flushed to the operating system before the next starts (a killed process loses
-nothing written), and fsynced at least every FSYNC_EVERY_S seconds (a crashed machine loses at most
-that much; fsyncing every small batch cost 10% of the text throughput).
+The parent reads what an earlier run already wrote (`resume`); a writer process labels the
+probabilities, formats and appends the records, so none of that competes with inference.
+Each chunk is flushed to the operating system before the next (a killed process loses nothing
+written), and fsynced at least every FSYNC_EVERY_S seconds (a crashed machine loses at most that
+much; fsyncing every small batch cost 10% of the text throughput).
 A run killed mid-write can leave a partial last line: resuming cuts it off, reads the ids already
 written, and the run skips those items, so every item ends up in the output exactly once.
 """
@@ -13,8 +15,13 @@ import io
 import json
 import os
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
+
+from service.batch import processes
 
 FSYNC_EVERY_S = 1.0
 CSV_FIELDS = ["id", "model", "version", "label", "class_id", "probability", "details", "error"]
@@ -26,38 +33,38 @@ def format_of(path: Path, requested: str | None) -> str:
     return "csv" if path.suffix.lower() == ".csv" else "jsonl"
 
 
+def resume(path: Path, fmt: str, overwrite: bool) -> set[str]:
+    """Start the output (or, with overwrite, start it over) or find the ids it already holds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if overwrite or not path.exists():
+        path.write_text(",".join(CSV_FIELDS) + "\n" if fmt == "csv" else "")
+        return set()
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]  # drop a partial last line left by a kill
+    if len(complete) != len(data):
+        with open(path, "r+b") as handle:
+            handle.truncate(len(complete))
+    text = complete.decode("utf-8", errors="replace")
+    if fmt == "csv":
+        return {row["id"] for row in csv.DictReader(io.StringIO(text)) if row.get("id")}
+    done = set()
+    for line in text.splitlines():
+        try:
+            done.add(json.loads(line)["id"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return done
+
+
 class ResultWriter:
-    def __init__(self, path: Path, fmt: str, overwrite: bool):
-        self.path = path
+    """Appends records to an output that `resume` has prepared."""
+
+    def __init__(self, path: Path, fmt: str):
         self.format = fmt
-        self.done: set[str] = set()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if overwrite or not path.exists():
-            path.write_text(",".join(CSV_FIELDS) + "\n" if fmt == "csv" else "")
-        else:
-            self._resume()
         self.handle = open(path, "a", encoding="utf-8", newline="")
         self.synced = time.monotonic()
 
-    def _resume(self) -> None:
-        data = self.path.read_bytes()
-        complete = data[: data.rfind(b"\n") + 1]  # drop a partial last line left by a kill
-        if len(complete) != len(data):
-            with open(self.path, "r+b") as handle:
-                handle.truncate(len(complete))
-        text = complete.decode("utf-8", errors="replace")
-        if self.format == "csv":
-            rows = csv.DictReader(io.StringIO(text))
-            self.done = {row["id"] for row in rows if row.get("id")}
-        else:
-            for line in text.splitlines():
-                try:
-                    self.done.add(json.loads(line)["id"])
-                except (ValueError, KeyError, TypeError):
-                    continue
-
     def write(self, records: list[dict[str, Any]]) -> None:
-        """Append one batch of records and flush it to disk before the next batch starts."""
         if self.format == "csv":
             writer = csv.DictWriter(self.handle, fieldnames=CSV_FIELDS)
             for record in records:
@@ -71,9 +78,69 @@ class ResultWriter:
         if time.monotonic() - self.synced >= FSYNC_EVERY_S:
             os.fsync(self.handle.fileno())
             self.synced = time.monotonic()
-        self.done.update(record["id"] for record in records)
 
     def close(self) -> None:
         self.handle.flush()
         os.fsync(self.handle.fileno())
         self.handle.close()
+
+
+def records(ids: list[str], head: dict[str, str], outputs: dict[int, Any], errors: dict[int, str],
+            label: Callable[[np.ndarray], dict[str, Any]]) -> list[dict[str, Any]]:
+    """One chunk's records, in input order: a prediction or the reason the item failed."""
+    return [{"id": item_id, **head, "error": errors[position]} if position in errors
+            else {"id": item_id, **head, **label(outputs[position])}
+            for position, item_id in enumerate(ids)]
+
+
+def _write_chunks(connection: Connection, path: Path, fmt: str, head: dict[str, str],
+                  label: Callable[[np.ndarray], dict[str, Any]]) -> None:
+    """The writer process: chunks in until None, then the count written out (or why it stopped)."""
+    written = 0
+    try:
+        writer = ResultWriter(path, fmt)
+        while (chunk := connection.recv()) is not None:
+            ids, positions, probabilities, errors = chunk
+            writer.write(records(ids, head, dict(zip(positions, probabilities)), errors, label))
+            written += len(ids)
+        writer.close()
+    except Exception as exc:  # noqa: BLE001 - a full disk, say: the parent stops and says why
+        connection.send(f"the output writer stopped: {type(exc).__name__}: {exc}")
+        return
+    connection.send(written)
+
+
+class WriterProcess:
+    def __init__(self, path: Path, fmt: str, head: dict[str, str], label: Callable[[np.ndarray], dict[str, Any]]):
+        self.process, self.connection = processes.start("axon-writer", _write_chunks, path, fmt, head, label)
+
+    def write(self, ids: list[str], positions: list[int], probabilities: Any, errors: dict[int, str]) -> None:
+        try:
+            self.connection.send((ids, positions, probabilities, errors))
+        except (BrokenPipeError, ConnectionResetError):
+            raise RuntimeError(self._why()) from None
+
+    def finish(self) -> int:
+        """Wait for every record to be written and synced; the number written."""
+        try:
+            self.connection.send(None)
+        except (BrokenPipeError, ConnectionResetError):
+            raise RuntimeError(self._why()) from None
+        answer = self._answer()
+        processes.stop(self.process)
+        if not isinstance(answer, int):
+            raise RuntimeError(answer or self._died())
+        return answer
+
+    def _died(self) -> str:
+        return f"the output writer died (exit code {self.process.exitcode})"
+
+    def _why(self) -> str:
+        answer = self._answer()
+        return answer if isinstance(answer, str) else self._died()
+
+    def _answer(self) -> int | str | None:
+        try:
+            return self.connection.recv()
+        except EOFError:
+            return None

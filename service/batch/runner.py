@@ -1,16 +1,26 @@
-"""The batch loop: decode the next batch in a thread pool while the current one is inferred,
-write each batch's records and flush them before moving on."""
+"""The batch loop, as a pipeline over the machine's cores: decode workers prepare chunks of items
+(processes), this process infers each chunk batch by batch, and a writer process labels the
+results and appends them to the output. On 2 cores: one for onnxruntime, one for the rest.
+"""
 from __future__ import annotations
 
+import contextlib
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from service.batch.backends import BatchRejected, describe_error
+from service.batch.decoding import Decoded, DecodeWorkers
 from service.batch.items import Item
-from service.batch.output import ResultWriter
+from service.batch.output import WriterProcess
 from service.batch.progress import Progress
+
+CHUNK_ITEMS = 256  # items per chunk at most: a few pipe messages per 256 items, whatever the batch size
+CHUNK_BYTES = 8 << 20  # and at most this much decoded input (unless one batch is larger)
+UNKNOWN_ITEM_BYTES = 64 << 10  # an item whose size is not fixed by the model (--url): a guess
 
 
 @dataclass
@@ -20,101 +30,75 @@ class Summary:
     failed: int = 0
     skipped: int = 0
     elapsed_s: float = 0.0
+    startup_s: float = 0.0  # until the first chunk was decoded: starting the worker processes, mostly
 
     @property
     def throughput(self) -> float:
         return self.done / self.elapsed_s if self.elapsed_s else 0.0
 
+    @property
+    def running_throughput(self) -> float:
+        """Items/s once the pipeline runs (what a long job sees): the startup left out."""
+        running = self.elapsed_s - self.startup_s
+        return self.done / running if running > 0 else 0.0
+
     def line(self) -> str:
         return (f"summary: {self.done} done ({self.failed} failed), {self.skipped} skipped (already in the output), "
-                f"{self.total} in this shard, {self.elapsed_s:.1f}s, {self.throughput:.1f} items/s")
+                f"{self.total} in this shard, {self.elapsed_s:.1f}s ({self.startup_s:.1f}s starting), "
+                f"{self.throughput:.1f} items/s")
 
 
-def _prepare_group(backend: Any, group: list[Item]) -> list[Any]:
-    """Prepare several items in one call (vectorised checks, one tokenizer pass); if any of them is
-    bad, prepare them one by one so that only the bad ones become errors."""
-    values: list[Any] = []
-    for item in group:
-        try:
-            values.append(item.value())
-        except Exception as exc:  # noqa: BLE001 - an unreadable file is that item's error
-            values.append(exc)
-    if not any(isinstance(v, Exception) for v in values):
-        try:
-            return backend.prepare_many(values)
-        except Exception:  # noqa: BLE001 - find the culprits below
-            pass
-    results: list[Any] = []
-    for value in values:
-        if isinstance(value, Exception):
-            results.append(value)
-            continue
-        try:
-            results.append(backend.prepare(value))
-        except Exception as exc:  # noqa: BLE001 - delivered as this item's error record
-            results.append(exc)
-    return results
+def chunk_size(batch_size: int, preparer: Any) -> int:
+    """A whole number of batches, so every onnxruntime call but the last gets batch_size items."""
+    shape = preparer.item_shape
+    item_bytes = int(np.prod(shape)) * preparer.dtype.itemsize if shape is not None else UNKNOWN_ITEM_BYTES
+    return batch_size * max(1, min(CHUNK_ITEMS // batch_size, CHUNK_BYTES // (batch_size * item_bytes)))
 
 
-def _submit(pool: ThreadPoolExecutor, backend: Any, batch: list[Item], workers: int) -> list[Future]:
-    """Split a batch into one group per decode thread, so images decode in parallel."""
-    size = max(1, -(-len(batch) // workers))
-    return [pool.submit(_prepare_group, backend, batch[i : i + size]) for i in range(0, len(batch), size)]
-
-
-def run(backend: Any, items: list[Item], writer: ResultWriter, batch_size: int, workers: int,
+def run(backend: Any, items: list[Item], output: Path, fmt: str, done: set[str], batch_size: int, workers: int,
         progress: Progress | None = None) -> Summary:
-    todo = [item for item in items if item.id not in writer.done]
+    todo = [item for item in items if item.id not in done]
     summary = Summary(total=len(items), skipped=len(items) - len(todo))
     started = time.perf_counter()
-    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        upcoming = _submit(pool, backend, batches[0], workers) if batches else []
-        for index, batch in enumerate(batches):
-            current = upcoming
-            if index + 1 < len(batches):
-                upcoming = _submit(pool, backend, batches[index + 1], workers)  # decode it while this one runs
-            records = _infer_batch(backend, batch, current)
-            writer.write(records)
-            failed = sum("error" in r for r in records)
-            summary.done += len(records)
-            summary.failed += failed
-            if progress:
-                progress.update(len(records), failed)
+    size = chunk_size(batch_size, backend.preparer)
+    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+    writer = WriterProcess(output, fmt, {"model": backend.name, "version": backend.version}, backend.labeller)
+    try:
+        group_size = min(batch_size, backend.preparer.group_size)
+        with DecodeWorkers(backend.preparer, workers, size, group_size) as decoders:
+            for decoded in decoders.decoded(chunks):
+                summary.startup_s = summary.startup_s or time.perf_counter() - started
+                positions, probabilities, errors = infer_chunk(backend, decoded, batch_size)
+                writer.write([item.id for item in decoded.chunk], positions, probabilities, errors)
+                summary.failed += len(errors)
+                if progress:
+                    progress.update(len(decoded.chunk), len(errors))
+    except BaseException:
+        with contextlib.suppress(RuntimeError):
+            writer.finish()  # keep what was inferred: write it before giving up
+        raise
+    summary.done = writer.finish()
     summary.elapsed_s = time.perf_counter() - started
     return summary
 
 
-def _infer_batch(backend: Any, batch: list[Item], futures: list[Future]) -> list[dict[str, Any]]:
-    head = {"model": backend.name, "version": backend.version}
-    records: list[dict[str, Any] | None] = [None] * len(batch)
-    ready: list[tuple[int, Any]] = []
-    prepared = [result for future in futures for result in future.result()]
-    for position, (item, result) in enumerate(zip(batch, prepared)):
-        if isinstance(result, Exception):  # one bad item is a record, never the end of the run
-            records[position] = {"id": item.id, **head, "error": describe_error(result)}
-        else:
-            ready.append((position, result))
-    for position, probabilities in _infer(backend, ready):
-        if isinstance(probabilities, BaseException):
-            records[position] = {"id": batch[position].id, **head, "error": describe_error(probabilities)}
-        else:
-            records[position] = {"id": batch[position].id, **head, **backend.label(probabilities)}
-    return [r for r in records if r is not None]
-
-
-def _infer(backend: Any, ready: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
-    """One call for the batch; if it is refused, one call per item so only the bad ones fail."""
-    if not ready:
-        return []
-    try:
-        outputs = backend.infer([prepared for _, prepared in ready])
-        return [(position, outputs[i]) for i, (position, _) in enumerate(ready)]
-    except BatchRejected:
-        results = []
-        for position, prepared in ready:
-            try:
-                results.append((position, backend.infer([prepared])[0]))
-            except BatchRejected as exc:
-                results.append((position, exc))
-        return results
+def infer_chunk(backend: Any, decoded: Decoded, batch_size: int) -> tuple[list[int], Any, dict[int, str]]:
+    """(positions inferred, their probabilities, errors by position) for one decoded chunk."""
+    errors = dict(decoded.errors)
+    if not decoded.positions:
+        return [], None, errors
+    positions, outputs = [], []
+    for start in range(0, len(decoded.positions), batch_size):
+        batch_positions = decoded.positions[start : start + batch_size]
+        batch = decoded.rows[start : start + batch_size]
+        try:
+            outputs.append(backend.infer(batch))
+            positions.extend(batch_positions)
+        except BatchRejected:  # the server refused the batch: one call per item, so only the bad ones fail
+            for offset, position in enumerate(batch_positions):
+                try:
+                    outputs.append(backend.infer(batch[offset : offset + 1]))
+                    positions.append(position)
+                except BatchRejected as exc:
+                    errors[position] = describe_error(exc)
+    return positions, np.concatenate(outputs) if outputs else None, errors
