@@ -24,6 +24,25 @@ def records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def helpers_of(pid: int) -> list[int]:
+    """The processes the run spawned (not multiprocessing's resource tracker, which outlives it
+    on purpose: it removes the shared memory a killed run leaves behind)."""
+    helpers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if parent == pid and b"spawn_main" in command:
+            helpers.append(int(stat.parent.name))
+    return helpers
+
+
+def shared_memory() -> set[str]:
+    return {p.name for p in Path("/dev/shm").glob("psm_*")}
+
+
 @pytest.fixture
 def photo_dir(tmp_path):
     directory = tmp_path / "photos" / "nested"
@@ -120,12 +139,21 @@ def test_killed_half_way_the_rerun_finishes_with_every_item_exactly_once(tmp_pat
     command = [sys.executable, "-m", "service.batch", "--model", "sentiment", "--input", str(texts),
                "--output", str(out), "--batch-size", "8"]
     env = {**os.environ, "AXON_MODEL_DIR": str(built_models)}
+    shm_before = shared_memory()
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
         time.sleep(0.02)
+    helpers = helpers_of(process.pid)  # the decode worker and the writer
     process.send_signal(signal.SIGKILL)
     process.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (any(Path(f"/proc/{pid}").exists() for pid in helpers)
+                                           or shared_memory() - shm_before):
+        time.sleep(0.05)
+    assert len(helpers) == 2 and not any(Path(f"/proc/{pid}").exists() for pid in helpers), \
+        "helper processes outlived the killed run (an orphaned writer could append during the rerun)"
+    assert not shared_memory() - shm_before, "the killed run left shared memory behind"
     written = len(out.read_text().splitlines())
     assert 0 < written < 20000, f"the kill did not land half-way ({written} lines)"
     assert subprocess.run(command, cwd=REPO_ROOT, env=env, stderr=subprocess.DEVNULL).returncode == 0
