@@ -1,8 +1,9 @@
 """python -m service.batch --model NAME [--version V] --input PATH... --output FILE [options]
 
 Predicts every input with the same registry, codecs and runtime as the server (or a running
-server with --url), batching onnxruntime calls and decoding in a thread pool. Output is appended
-and flushed per batch; a rerun with the same arguments skips what is already written.
+server with --url): decode worker processes prepare the inputs, this process makes one onnxruntime
+call per batch, a writer process appends the records. Output is flushed per chunk of batches; a
+rerun with the same arguments skips what is already written.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (default: 1)")
     parser.add_argument("--workers", type=int,
-                        help="decode threads (default: the cores onnxruntime leaves free, at least 1)")
+                        help="decode processes (default: the cores onnxruntime leaves free, at least 1)")
     parser.add_argument("--top-k", type=int)
     parser.add_argument("--url", help="send the work to a running server (V2 protocol) instead")
     parser.add_argument("--shard", help="INDEX/COUNT: process a deterministic slice of the inputs")
@@ -48,9 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     resume.add_argument("--overwrite", action="store_true", help="start the output over")
     parser.add_argument("--fail-on-error", action="store_true", help="exit 1 if any item failed")
     args = parser.parse_args(argv)
-    if args.workers is None:
-        # Measured on 2 cores (Lite0, batch 8): 1 decode thread beside 1 onnxruntime thread reached
-        # 85% of onnxruntime alone, 2 decode threads 73% (three busy threads on two cores).
+    if args.workers is None:  # one core each: onnxruntime's threads, then the decode workers
         args.workers = max(1, (os.cpu_count() or 2) - args.threads)
     if args.batch_size < 1 or args.workers < 1 or args.threads < 1:
         parser.error("--batch-size, --workers and --threads must be >= 1")

@@ -3,11 +3,14 @@ hadolint, kubectl kustomize, kubernetes-validate --strict, and cross-checks agai
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import yaml
 
@@ -136,6 +139,23 @@ def test_batch_job_is_indexed_and_shards_match(base):
     args = job["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--shard-count") + 1] == str(job["completions"])
     assert "{shard}" in args[args.index("--output") + 1]
+
+
+def test_batch_job_has_shared_memory_for_its_decode_workers(base):
+    """/dev/shm must hold the decode workers' slots (else they fall back to slower pipes)."""
+    from service.batch.decoding import SLOTS_PER_WORKER
+    from service.batch.runner import chunk_size
+
+    pod = find(base, "Job")["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    config = json.loads((ROOT / "models" / args[args.index("--model") + 1] / "config.json").read_text())
+    preparer = SimpleNamespace(item_shape=tuple(config["inputs"][0]["shape"][1:]), dtype=np.dtype(np.float32))
+    slot = chunk_size(int(args[args.index("--batch-size") + 1]), preparer) * np.prod(preparer.item_shape) * 4
+    needed = int(args[args.index("--workers") + 1]) * SLOTS_PER_WORKER * slot
+    volume = next(v for v in pod["volumes"] if v["name"] == "shm")
+    assert volume["emptyDir"]["medium"] == "Memory"
+    assert int(volume["emptyDir"]["sizeLimit"].removesuffix("Mi")) << 20 >= needed
+    assert {"name": "shm", "mountPath": "/dev/shm"} in pod["containers"][0]["volumeMounts"]
 
 
 def test_overlay_adds_a_service_monitor_and_a_custom_metric_hpa():
