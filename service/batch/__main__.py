@@ -92,9 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = run(backend, items, output, fmt, done, args.batch_size, args.workers, Progress(len(items)))
     except RuntimeError as exc:  # a worker or the writer died, or the server went away: rerun to resume
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}; rerun the same command to resume", file=sys.stderr)
         return 1
     print(summary.line(), file=sys.stderr)
+    if summary.interrupted:  # everything inferred has been written: a rerun does only the rest
+        print(f"interrupted: rerun the same command to resume from {output}", file=sys.stderr)
+        return 130
     return 1 if args.fail_on_error and summary.failed else 0
 
 

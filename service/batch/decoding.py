@@ -85,23 +85,20 @@ def _work(connection: Connection, preparer: Any, group_size: int, slot_names: li
     processes.reuse_freed_memory()
     memories = [SharedMemory(name) for name in slot_names]  # the parent's, unlinked by the parent
     views = [_slot_view(memory, capacity, preparer) for memory in memories]
-    while True:
-        try:
-            task = connection.recv()
-        except EOFError:
-            break
-        if task is None:
-            break
-        slot, loads = task
-        positions, parts, errors = prepare_chunk(preparer, loads, group_size)
-        if views and parts and isinstance(parts[0], np.ndarray):
-            start = 0
-            for part in parts:
-                views[slot][start : start + len(part)] = part
-                start += len(part)
-            connection.send((positions, errors, None))
-        else:
-            connection.send((positions, errors, joined(parts)))
+    try:
+        while (task := connection.recv()) is not None:
+            slot, loads = task
+            positions, parts, errors = prepare_chunk(preparer, loads, group_size)
+            if views and parts and isinstance(parts[0], np.ndarray):
+                start = 0
+                for part in parts:
+                    views[slot][start : start + len(part)] = part
+                    start += len(part)
+                connection.send((positions, errors, None))
+            else:
+                connection.send((positions, errors, joined(parts)))
+    except processes.GONE:  # the parent is stopping (done, or interrupted)
+        pass
     views.clear()
     for memory in memories:
         memory.close()
@@ -140,7 +137,7 @@ class DecodeWorkers:
             process, connection = self.workers[index % count]
             try:
                 positions, errors, rows = connection.recv()
-            except EOFError:
+            except processes.GONE:
                 raise _died(process) from None
             if rows is None and positions:
                 rows = self.views[self._slot(index)][: len(positions)]
@@ -157,7 +154,7 @@ class DecodeWorkers:
         process, connection = self.workers[index % len(self.workers)]
         try:
             connection.send((self._slot(index) % SLOTS_PER_WORKER, [item.load for item in chunks[index]]))
-        except (BrokenPipeError, ConnectionResetError):
+        except processes.GONE:
             raise _died(process) from None
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ written, and the run skips those items, so every item ends up in the output exac
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -99,15 +100,19 @@ def _write_chunks(connection: Connection, path: Path, fmt: str, head: dict[str, 
     written = 0
     try:
         writer = ResultWriter(path, fmt)
-        while (chunk := connection.recv()) is not None:
-            ids, positions, probabilities, errors = chunk
-            writer.write(records(ids, head, dict(zip(positions, probabilities)), errors, label))
-            written += len(ids)
+        try:
+            while (chunk := connection.recv()) is not None:
+                ids, positions, probabilities, errors = chunk
+                writer.write(records(ids, head, dict(zip(positions, probabilities)), errors, label))
+                written += len(ids)
+        except EOFError:  # the parent closed the pipe without a word: keep what was written
+            pass
         writer.close()
+        answer: int | str = written
     except Exception as exc:  # noqa: BLE001 - a full disk, say: the parent stops and says why
-        connection.send(f"the output writer stopped: {type(exc).__name__}: {exc}")
-        return
-    connection.send(written)
+        answer = f"the output writer stopped: {type(exc).__name__}: {exc}"
+    with contextlib.suppress(*processes.GONE):
+        connection.send(answer)
 
 
 class WriterProcess:
@@ -117,14 +122,14 @@ class WriterProcess:
     def write(self, ids: list[str], positions: list[int], probabilities: Any, errors: dict[int, str]) -> None:
         try:
             self.connection.send((ids, positions, probabilities, errors))
-        except (BrokenPipeError, ConnectionResetError):
+        except processes.GONE:
             raise RuntimeError(self._why()) from None
 
     def finish(self) -> int:
         """Wait for every record to be written and synced; the number written."""
         try:
             self.connection.send(None)
-        except (BrokenPipeError, ConnectionResetError):
+        except processes.GONE:
             raise RuntimeError(self._why()) from None
         answer = self._answer()
         processes.stop(self.process)
@@ -142,5 +147,5 @@ class WriterProcess:
     def _answer(self) -> int | str | None:
         try:
             return self.connection.recv()
-        except EOFError:
+        except processes.GONE:
             return None

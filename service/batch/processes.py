@@ -2,7 +2,8 @@
 
 They are spawned (not forked: the parent holds onnxruntime's threads), run at a lower priority than
 the parent's inference, ignore Ctrl-C (the parent decides how to stop: it closes their pipes and
-they finish), and on Linux are killed the moment the parent dies: an orphaned writer still appending while a rerun resumes would duplicate records.
+they finish), and on Linux are killed the moment the parent dies: an orphaned writer still
+appending while a rerun resumes would duplicate records.
 """
 from __future__ import annotations
 
@@ -33,10 +34,10 @@ def reuse_freed_memory(largest: int = 64 << 20) -> None:
     """Let glibc keep and reuse freed blocks up to `largest` bytes, instead of mapping each large
     array afresh and paying its page faults: decoding a 512x512 JPEG for EfficientNet-Lite0 took
     1.62 ms in a fresh worker, 1.34 ms with this."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None)
-        libc.mallopt(M_MMAP_THRESHOLD, largest)
-        libc.mallopt(M_TRIM_THRESHOLD, 4 * largest)
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None) if sys.platform.startswith("linux") else None
+    if mallopt is not None:  # glibc (musl has none)
+        mallopt(M_MMAP_THRESHOLD, largest)
+        mallopt(M_TRIM_THRESHOLD, 4 * largest)
 
 
 def _child(parent: int, target: Callable, connection: Connection, args: tuple) -> None:
@@ -51,6 +52,10 @@ def start(name: str, target: Callable[..., Any], *args: Any) -> tuple[multiproce
     process.start()
     child_end.close()  # so the parent sees EOF (not a hang) if the child dies
     return process, parent_end
+
+
+# What a pipe raises when the process at its other end has gone (or closed it).
+GONE = (EOFError, BrokenPipeError, ConnectionResetError)
 
 
 def stop(process: multiprocessing.Process, timeout_s: float = 10.0) -> None:

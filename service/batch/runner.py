@@ -5,10 +5,12 @@ results and appends them to the output. On 2 cores: one for onnxruntime, one for
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -23,6 +25,28 @@ CHUNK_BYTES = 8 << 20  # and at most this much decoded input (unless one batch i
 UNKNOWN_ITEM_BYTES = 64 << 10  # an item whose size is not fixed by the model (--url): a guess
 
 
+@contextlib.contextmanager
+def stop_requests() -> Iterator[threading.Event]:
+    """Ctrl-C or SIGTERM (Kubernetes stopping the pod) sets the event: the run finishes and writes
+    the chunk in hand, then stops. A second signal stops at once."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+
+    def handle(signum: int, frame: Any) -> None:
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield requested
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 @dataclass
 class Summary:
     total: int
@@ -30,6 +54,7 @@ class Summary:
     failed: int = 0
     skipped: int = 0
     elapsed_s: float = 0.0
+    interrupted: bool = False
     startup_s: float = 0.0  # until the first chunk was decoded: starting the worker processes, mostly
 
     @property
@@ -43,7 +68,7 @@ class Summary:
         return self.done / running if running > 0 else 0.0
 
     def line(self) -> str:
-        return (f"summary: {self.done} done ({self.failed} failed), {self.skipped} skipped (already in the output), "
+        return (f"summary{' (interrupted)' if self.interrupted else ''}: {self.done} done ({self.failed} failed), {self.skipped} skipped (already in the output), "
                 f"{self.total} in this shard, {self.elapsed_s:.1f}s ({self.startup_s:.1f}s starting), "
                 f"{self.throughput:.1f} items/s")
 
@@ -65,7 +90,7 @@ def run(backend: Any, items: list[Item], output: Path, fmt: str, done: set[str],
     writer = WriterProcess(output, fmt, {"model": backend.name, "version": backend.version}, backend.labeller)
     try:
         group_size = min(batch_size, backend.preparer.group_size)
-        with DecodeWorkers(backend.preparer, workers, size, group_size) as decoders:
+        with stop_requests() as stop, DecodeWorkers(backend.preparer, workers, size, group_size) as decoders:
             for decoded in decoders.decoded(chunks):
                 summary.startup_s = summary.startup_s or time.perf_counter() - started
                 positions, probabilities, errors = infer_chunk(backend, decoded, batch_size)
@@ -73,6 +98,9 @@ def run(backend: Any, items: list[Item], output: Path, fmt: str, done: set[str],
                 summary.failed += len(errors)
                 if progress:
                     progress.update(len(decoded.chunk), len(errors))
+                if stop.is_set():
+                    summary.interrupted = True
+                    break
     except BaseException:
         with contextlib.suppress(RuntimeError):
             writer.finish()  # keep what was inferred: write it before giving up

@@ -161,6 +161,33 @@ def test_killed_half_way_the_rerun_finishes_with_every_item_exactly_once(tmp_pat
     assert len(ids) == 20000 and len(set(ids)) == 20000
 
 
+@pytest.mark.parametrize("stop", ["ctrl-c to the process group", "SIGTERM, as Kubernetes stops a pod"])
+def test_a_stopped_run_writes_what_was_inferred_and_the_rerun_finishes(tmp_path, built_models, stop):
+    texts = tmp_path / "many.txt"
+    texts.write_text("".join(f"line {i}: the crew was {'lovely' if i % 3 else 'rude'}\n" for i in range(20000)))
+    out = tmp_path / "out.jsonl"
+    command = [sys.executable, "-m", "service.batch", "--model", "sentiment", "--input", str(texts),
+               "--output", str(out), "--batch-size", "1"]
+    env = {**os.environ, "AXON_MODEL_DIR": str(built_models)}
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
+        time.sleep(0.02)
+    if stop.startswith("ctrl-c"):
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted: rerun the same command" in stderr
+    assert "Traceback" not in stderr
+    text = out.read_text()
+    assert text.endswith("\n") and 0 < len(text.splitlines()) < 20000  # whole records only
+    assert subprocess.run(command, cwd=REPO_ROOT, env=env, stderr=subprocess.DEVNULL).returncode == 0
+    ids = [r["id"] for r in records(out)]
+    assert len(ids) == 20000 and len(set(ids)) == 20000
+
+
 def test_url_mode_gives_the_same_predictions_as_in_process(tmp_path, photo_dir):
     from tests.e2e.server import Server
 
