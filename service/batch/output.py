@@ -138,6 +138,7 @@ class WriterProcess:
         return answer
 
     def _died(self) -> str:
+        self.process.join(1)
         return f"the output writer died (exit code {self.process.exitcode})"
 
     def _why(self) -> str:
