@@ -24,7 +24,7 @@ from training.sentiment_data import tweets_split
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES = (1, 8, 32)
-REPEATS = 3
+REPEATS = 5
 WORKERS = max(1, (os.cpu_count() or 2) - 1)  # the script's default beside one onnxruntime thread
 
 
