@@ -132,21 +132,41 @@ def test_three_shards_union_equals_one_run(tmp_path, monkeypatch):
     assert len({r["id"] for r in parts}) == 50
 
 
+class LongJob:
+    """20,000 texts through `python -m service.batch` in a subprocess, to be stopped half-way."""
+
+    def __init__(self, tmp_path: Path, models: Path, batch_size: int):
+        texts = tmp_path / "many.txt"
+        texts.write_text("".join(f"line {i}: the crew was {'lovely' if i % 3 else 'rude'}\n" for i in range(20000)))
+        self.out = tmp_path / "out.jsonl"
+        self.command = [sys.executable, "-m", "service.batch", "--model", "sentiment", "--input", str(texts),
+                        "--output", str(self.out), "--batch-size", str(batch_size)]
+        self.env = {**os.environ, "AXON_MODEL_DIR": str(models)}
+
+    def start_and_wait_for_output(self) -> subprocess.Popen:
+        process = subprocess.Popen(self.command, cwd=REPO_ROOT, env=self.env, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not self.out.exists() or self.out.stat().st_size < 20_000):
+            time.sleep(0.02)
+        return process
+
+    def written(self) -> int:
+        return len(self.out.read_text().splitlines())
+
+    def rerun_ends_with_every_item_exactly_once(self) -> bool:
+        assert subprocess.run(self.command, cwd=REPO_ROOT, env=self.env, stderr=subprocess.DEVNULL).returncode == 0
+        ids = [r["id"] for r in records(self.out)]
+        return len(ids) == 20000 and len(set(ids)) == 20000
+
+
 def test_killed_half_way_the_rerun_finishes_with_every_item_exactly_once(tmp_path, built_models):
-    texts = tmp_path / "many.txt"
-    texts.write_text("".join(f"line {i}: the crew was {'lovely' if i % 3 else 'rude'}\n" for i in range(20000)))
-    out = tmp_path / "out.jsonl"
-    command = [sys.executable, "-m", "service.batch", "--model", "sentiment", "--input", str(texts),
-               "--output", str(out), "--batch-size", "8"]
-    env = {**os.environ, "AXON_MODEL_DIR": str(built_models)}
+    job = LongJob(tmp_path, built_models, batch_size=8)
     shm_before = shared_memory()
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
-        time.sleep(0.02)
+    process = job.start_and_wait_for_output()
     helpers = helpers_of(process.pid)  # the decode worker and the writer
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.kill()
+    process.communicate()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and (any(Path(f"/proc/{pid}").exists() for pid in helpers)
                                            or shared_memory() - shm_before):
@@ -154,26 +174,14 @@ def test_killed_half_way_the_rerun_finishes_with_every_item_exactly_once(tmp_pat
     assert len(helpers) == 2 and not any(Path(f"/proc/{pid}").exists() for pid in helpers), \
         "helper processes outlived the killed run (an orphaned writer could append during the rerun)"
     assert not shared_memory() - shm_before, "the killed run left shared memory behind"
-    written = len(out.read_text().splitlines())
-    assert 0 < written < 20000, f"the kill did not land half-way ({written} lines)"
-    assert subprocess.run(command, cwd=REPO_ROOT, env=env, stderr=subprocess.DEVNULL).returncode == 0
-    ids = [r["id"] for r in records(out)]
-    assert len(ids) == 20000 and len(set(ids)) == 20000
+    assert 0 < job.written() < 20000, f"the kill did not land half-way ({job.written()} lines)"
+    assert job.rerun_ends_with_every_item_exactly_once()
 
 
 @pytest.mark.parametrize("stop", ["ctrl-c to the process group", "SIGTERM, as Kubernetes stops a pod"])
 def test_a_stopped_run_writes_what_was_inferred_and_the_rerun_finishes(tmp_path, built_models, stop):
-    texts = tmp_path / "many.txt"
-    texts.write_text("".join(f"line {i}: the crew was {'lovely' if i % 3 else 'rude'}\n" for i in range(20000)))
-    out = tmp_path / "out.jsonl"
-    command = [sys.executable, "-m", "service.batch", "--model", "sentiment", "--input", str(texts),
-               "--output", str(out), "--batch-size", "1"]
-    env = {**os.environ, "AXON_MODEL_DIR": str(built_models)}
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
-        time.sleep(0.02)
+    job = LongJob(tmp_path, built_models, batch_size=1)
+    process = job.start_and_wait_for_output()
     if stop.startswith("ctrl-c"):
         os.killpg(process.pid, signal.SIGINT)
     else:
@@ -181,11 +189,8 @@ def test_a_stopped_run_writes_what_was_inferred_and_the_rerun_finishes(tmp_path,
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "interrupted: rerun the same command" in stderr
     assert "Traceback" not in stderr
-    text = out.read_text()
-    assert text.endswith("\n") and 0 < len(text.splitlines()) < 20000  # whole records only
-    assert subprocess.run(command, cwd=REPO_ROOT, env=env, stderr=subprocess.DEVNULL).returncode == 0
-    ids = [r["id"] for r in records(out)]
-    assert len(ids) == 20000 and len(set(ids)) == 20000
+    assert job.out.read_text().endswith("\n") and 0 < job.written() < 20000  # whole records only
+    assert job.rerun_ends_with_every_item_exactly_once()
 
 
 def test_url_mode_gives_the_same_predictions_as_in_process(tmp_path, photo_dir):
