@@ -3,7 +3,6 @@ a time through the HTTP server (the way a naive client would do the same job).""
 from __future__ import annotations
 
 import io
-import os
 import statistics
 import tempfile
 import time
@@ -25,7 +24,7 @@ from training.sentiment_data import tweets_split
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES = (1, 8, 32)
 REPEATS = 5
-WORKERS = max(1, (os.cpu_count() or 2) - 1)  # the script's default beside one onnxruntime thread
+WORKERS = max(1, processes.available_cores() - 1)  # the script's default beside one onnxruntime thread
 
 
 def image_inputs(directory: Path) -> list[str]:

@@ -21,6 +21,14 @@ NICENESS = 5  # inference is the bottleneck: on a busy core it goes first
 CONTEXT = multiprocessing.get_context("spawn")
 
 
+def available_cores() -> int:
+    """The cores this process may run on (a cpuset, as containers get), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _die_with(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.nice(NICENESS)
