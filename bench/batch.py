@@ -13,7 +13,7 @@ import numpy as np
 from bench.harness import running_server
 from service.batch import processes
 from service.batch.backends import HttpBackend, LocalBackend
-from service.batch.decoding import prepare_chunk
+from service.batch.decoding import joined, prepare_chunk
 from service.batch.items import collect
 from service.batch.output import resume
 from service.batch.runner import run as run_batch
@@ -48,7 +48,7 @@ def text_inputs(directory: Path) -> list[str]:
 
 def prepared_inputs(backend: LocalBackend, items: list) -> np.ndarray:
     group = backend.preparer.group_size
-    return np.concatenate(prepare_chunk(backend.preparer, [item.load for item in items], group)[1])
+    return joined(prepare_chunk(backend.preparer, [item.load for item in items], group)[1])
 
 
 def onnxruntime_rate(backend: LocalBackend, prepared: np.ndarray, batch: int) -> float:

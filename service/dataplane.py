@@ -14,7 +14,7 @@ import numpy as np
 from service import inputs
 from service.batching import Batcher
 from service.codecs.image import b64decode
-from service.codecs.predictions import prediction, resolve_top_k
+from service.codecs.predictions import Labeller, resolve_top_k
 from service.codecs.tensor import decode_bytes, decode_tensor, encode_tensor
 from service.errors import InvalidInput, ModelNotReady
 from service.inputs import Item
@@ -138,8 +138,8 @@ class DataPlane:
                 top_k: Any = None) -> tuple[LoadedModel, list[dict[str, Any]]]:
         """TF Serving-style predict: items in, labelled predictions out."""
         model = self.registry.get(name, version)
-        k = resolve_top_k(model, top_k, self.settings.top_k)
+        label = Labeller.of(model, resolve_top_k(model, top_k, self.settings.top_k))
         with self.expecting(model):
             batch = inputs.prepare(model, items, self.settings)
         probabilities = self.run(model, batch)
-        return model, [prediction(model, row, k) for row in probabilities]
+        return model, [label(row) for row in probabilities]

@@ -11,7 +11,6 @@ import numpy as np
 
 from service.codecs.image import image_to_array
 from service.errors import InvalidInput, PayloadTooLarge
-from service.protocol import DATATYPES
 from service.registry import LoadedModel
 from service.settings import Settings
 
@@ -19,8 +18,13 @@ from service.settings import Settings
 Item = Union[bytes, str, np.ndarray, list]
 
 
+def batch_limit(model: LoadedModel, settings: Settings) -> int:
+    """Instances per request (or per prepared group): the server's limit and the model's."""
+    return min(settings.max_batch_size, model.config.max_batch_size)
+
+
 def check_batch_size(model: LoadedModel, size: int, settings: Settings) -> None:
-    limit = min(settings.max_batch_size, model.config.max_batch_size)
+    limit = batch_limit(model, settings)
     if size > limit:
         raise PayloadTooLarge(f"{size} instances in one request; the limit is {limit}")
 
@@ -99,7 +103,7 @@ def check_tensor(model: LoadedModel, batch: np.ndarray, settings: Settings) -> n
     if batch.shape[0] == 0:
         raise InvalidInput(f"input '{spec.name}': the batch is empty")
     check_batch_size(model, batch.shape[0], settings)
-    dtype = np.dtype(DATATYPES[spec.datatype])
+    dtype = spec.dtype
     if dtype.kind == "f":
         batch = batch.astype(dtype, copy=False)
         if not np.isfinite(batch).all():

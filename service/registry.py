@@ -12,7 +12,6 @@ import numpy as np
 from preprocessing.text import Tokenizer
 from service.batching import Batcher
 from service.errors import ModelNotFound, ModelNotReady
-from service.protocol import DATATYPES
 from service.repository import ModelConfig, Repository, RepositoryError, VersionEntry
 from service.runtime import OnnxModel
 
@@ -81,7 +80,7 @@ def warm_up(model: LoadedModel) -> None:
     feeds = {}
     for spec in model.config.inputs:
         shape = [1 if d < 0 else d for d in spec.shape]
-        feeds[spec.name] = np.zeros(shape, dtype=DATATYPES[spec.datatype])
+        feeds[spec.name] = np.zeros(shape, dtype=spec.dtype)
     model.runtime.run(feeds)
 
 

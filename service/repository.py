@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from service.batching import BatchingConfig
+from service.protocol import DATATYPES
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,10 @@ class TensorSpec:
     datatype: str
     shape: list[int]
     range: tuple[float, float] | None = None
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(DATATYPES[self.datatype])
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "datatype": self.datatype, "shape": self.shape}

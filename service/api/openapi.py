@@ -42,6 +42,13 @@ def _operation(summary: str, ok: str, schema: dict, *errors: str, params: list |
     return operation
 
 
+def _readiness(summary: str, *errors: str, params: list | None = None) -> dict[str, Any]:
+    """Readiness answers {"ready": ...} both ways: 200 when ready, 503 when not."""
+    operation = _operation(summary, "Ready", _ref("Ready"), *errors, params=params)
+    operation["responses"]["503"] = {"description": "Not ready", "content": _json(_ref("Ready"))}
+    return operation
+
+
 def build(models: list[str]) -> dict[str, Any]:
     model = {"name": "model", "in": "path", "required": True,
              "schema": {"type": "string", **({"enum": models} if models else {})}}
@@ -58,9 +65,7 @@ def build(models: list[str]) -> dict[str, Any]:
     }
     paths: dict[str, Any] = {
         "/v2/health/live": {"get": _operation("Liveness", "The process answers", _ref("Live"))},
-        "/v2/health/ready": {"get": {**_operation("Readiness", "Every model loaded and warmed", _ref("Ready")),
-                                     "responses": {"200": {"description": "Ready", "content": _json(_ref("Ready"))},
-                                                   "503": {"description": "Not ready", "content": _json(_ref("Ready"))}}}},
+        "/v2/health/ready": {"get": _readiness("Readiness: every model loaded and warmed")},
         "/v2": {"get": _operation("Server metadata", "Server metadata", _ref("ServerMetadata"), "401")},
         "/metrics": {"get": {"summary": "Prometheus metrics, all workers", "responses": {
             "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
@@ -68,12 +73,7 @@ def build(models: list[str]) -> dict[str, Any]:
     for prefix, params in (("/v2/models/{model}", [model]), ("/v2/models/{model}/versions/{version}", [model, version])):
         paths[prefix] = {"get": _operation("Model metadata", "Model metadata", _ref("ModelMetadata"), *model_errors,
                                            params=params)}
-        paths[prefix + "/ready"] = {"get": {**_operation("Model readiness", "Ready", _ref("Ready"), "401", "404",
-                                                         params=params),
-                                            "responses": {"200": {"description": "Ready", "content": _json(_ref("Ready"))},
-                                                          "503": {"description": "Not ready", "content": _json(_ref("Ready"))},
-                                                          "401": {"description": ERROR_STATUSES["401"], "content": _json(_ref("Error"))},
-                                                          "404": {"description": ERROR_STATUSES["404"], "content": _json(_ref("Error"))}}}}
+        paths[prefix + "/ready"] = {"get": _readiness("Model readiness", "401", "404", params=params)}
         paths[prefix + "/infer"] = {"post": _operation(
             "Open Inference Protocol infer (JSON; the binary tensor extension with Inference-Header-Content-Length)",
             "Inference response", _ref("InferenceResponse"), *infer_errors, params=params,

@@ -11,29 +11,18 @@ import base64
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 from service import inputs
-from service.codecs.predictions import labelled, resolve_top_k
+from service.codecs.predictions import Labeller, resolve_top_k
 from service.dataplane import DataPlane
 from service.errors import AxonError
-from service.protocol import DATATYPES
 from service.registry import LoadedModel, Registry
 from service.repository import Repository
 from service.settings import Settings
-
-
-@dataclass(frozen=True)
-class Labeller:
-    labels: Sequence[str]
-    task: str
-    k: int
-
-    def __call__(self, probabilities: np.ndarray) -> dict[str, Any]:
-        return labelled(self.labels, self.task, probabilities, self.k)
 
 
 class BatchRejected(Exception):
@@ -48,11 +37,11 @@ class LocalPreparer:
     def __init__(self, model: LoadedModel, settings: Settings):
         self.model = replace(model, runtime=None, batcher=None)
         self.settings = settings
-        self.group_size = min(settings.max_batch_size, model.config.max_batch_size)
+        self.group_size = inputs.batch_limit(model, settings)
         spec = model.config.inputs[0]
         shape = tuple(spec.shape[1:])
         self.item_shape = shape if all(size > 0 for size in shape) else None  # None: sizes vary
-        self.dtype = np.dtype(DATATYPES[spec.datatype])
+        self.dtype = spec.dtype
 
     def prepare(self, value: Any) -> np.ndarray:
         try:
@@ -73,8 +62,7 @@ class LocalBackend:
         self.dataplane = DataPlane(registry, settings)
         self.name, self.version = self.model.name, str(self.model.version)
         self.preparer = LocalPreparer(self.model, settings)
-        k = resolve_top_k(self.model, top_k, settings.top_k)
-        self.labeller = Labeller(self.model.config.labels, self.model.config.task, k)
+        self.labeller = Labeller.of(self.model, resolve_top_k(self.model, top_k, settings.top_k))
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         return self.dataplane.infer_now(self.model, batch)

@@ -76,6 +76,13 @@ def joined(parts: list[Any]) -> Any:
     return np.concatenate(parts) if isinstance(parts[0], np.ndarray) else [row for part in parts for row in part]
 
 
+def item_bytes(preparer: Any) -> int | None:
+    """Bytes of one prepared item, when the model fixes its shape (None: sizes vary)."""
+    if preparer.item_shape is None:
+        return None
+    return int(np.prod(preparer.item_shape)) * preparer.dtype.itemsize
+
+
 def _slot_view(memory: SharedMemory, capacity: int, preparer: Any) -> np.ndarray:
     return np.ndarray((capacity, *preparer.item_shape), dtype=preparer.dtype, buffer=memory.buf)
 
@@ -104,16 +111,15 @@ def _work(connection: Connection, preparer: Any, group_size: int, slot_names: li
         memory.close()
 
 
-def _died(process: Any) -> RuntimeError:
-    process.join(1)
-    return RuntimeError(f"decode worker {process.name} died (exit code {process.exitcode})")
+def _worker_died(process: Any) -> RuntimeError:
+    return RuntimeError(f"decode worker {processes.died(process)}")
 
 
 class DecodeWorkers:
     def __init__(self, preparer: Any, workers: int, chunk_size: int, group_size: int):
         self.memories: list[SharedMemory] = []
         if preparer.item_shape is not None:
-            slot_bytes = chunk_size * int(np.prod(preparer.item_shape)) * preparer.dtype.itemsize
+            slot_bytes = chunk_size * item_bytes(preparer)
             needed = workers * SLOTS_PER_WORKER * slot_bytes
             if shutil.disk_usage(SHARED_MEMORY).free >= needed:
                 self.memories = [SharedMemory(create=True, size=slot_bytes)
@@ -138,7 +144,7 @@ class DecodeWorkers:
             try:
                 positions, errors, rows = connection.recv()
             except processes.GONE:
-                raise _died(process) from None
+                raise _worker_died(process) from None
             if rows is None and positions:
                 rows = self.views[self._slot(index)][: len(positions)]
             yield Decoded(chunk, positions, rows, errors)
@@ -155,7 +161,7 @@ class DecodeWorkers:
         try:
             connection.send((self._slot(index) % SLOTS_PER_WORKER, [item.load for item in chunks[index]]))
         except processes.GONE:
-            raise _died(process) from None
+            raise _worker_died(process) from None
 
     def close(self) -> None:
         for process, connection in self.workers:

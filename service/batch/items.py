@@ -24,10 +24,7 @@ class InputError(ValueError):
 @dataclass(frozen=True)
 class Item:
     id: str
-    load: Any  # a Path (image file, read in the decode pool), a str (text) or an ndarray row
-
-    def value(self) -> bytes | str | np.ndarray:
-        return read(self.load)
+    load: Any  # a Path (image file, read in a decode worker), a str (text) or an ndarray row
 
 
 def read(load: Any) -> bytes | str | np.ndarray:

@@ -138,8 +138,7 @@ class WriterProcess:
         return answer
 
     def _died(self) -> str:
-        self.process.join(1)
-        return f"the output writer died (exit code {self.process.exitcode})"
+        return f"the output writer {processes.died(self.process)}"
 
     def _why(self) -> str:
         answer = self._answer()

@@ -66,6 +66,12 @@ def start(name: str, target: Callable[..., Any], *args: Any) -> tuple[multiproce
 GONE = (EOFError, BrokenPipeError, ConnectionResetError)
 
 
+def died(process: multiprocessing.Process) -> str:
+    """What to tell the user about a helper that went away (its exit code, once it has one)."""
+    process.join(1)
+    return f"{process.name} died (exit code {process.exitcode})"
+
+
 def stop(process: multiprocessing.Process, timeout_s: float = 10.0) -> None:
     process.join(timeout_s)
     if process.is_alive():

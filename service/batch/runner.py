@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from service.batch.backends import BatchRejected, describe_error
-from service.batch.decoding import Decoded, DecodeWorkers
+from service.batch.decoding import Decoded, DecodeWorkers, item_bytes
 from service.batch.items import Item
 from service.batch.output import WriterProcess
 from service.batch.progress import Progress
@@ -75,9 +75,8 @@ class Summary:
 
 def chunk_size(batch_size: int, preparer: Any) -> int:
     """A whole number of batches, so every onnxruntime call but the last gets batch_size items."""
-    shape = preparer.item_shape
-    item_bytes = int(np.prod(shape)) * preparer.dtype.itemsize if shape is not None else UNKNOWN_ITEM_BYTES
-    return batch_size * max(1, min(CHUNK_ITEMS // batch_size, CHUNK_BYTES // (batch_size * item_bytes)))
+    size = item_bytes(preparer) or UNKNOWN_ITEM_BYTES
+    return batch_size * max(1, min(CHUNK_ITEMS // batch_size, CHUNK_BYTES // (batch_size * size)))
 
 
 def run(backend: Any, items: list[Item], output: Path, fmt: str, done: set[str], batch_size: int, workers: int,

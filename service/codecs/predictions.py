@@ -1,6 +1,7 @@
 """Model probabilities -> labelled predictions (V1, the batch script, and its --url client)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -26,8 +27,21 @@ def resolve_top_k(model: LoadedModel, requested: Any, default: int) -> int:
     return k
 
 
-def prediction(model: LoadedModel, probabilities: np.ndarray, k: int) -> dict[str, Any]:
-    return labelled(model.config.labels, model.config.task, probabilities, k)
+@dataclass(frozen=True)
+class Labeller:
+    """Probabilities -> a labelled prediction, for one model and k. Plain data, so the batch
+    script can hand it to its writer process (and its --url client can build one from metadata)."""
+
+    labels: Sequence[str]
+    task: str
+    k: int
+
+    @classmethod
+    def of(cls, model: LoadedModel, k: int) -> "Labeller":
+        return cls(model.config.labels, model.config.task, k)
+
+    def __call__(self, probabilities: np.ndarray) -> dict[str, Any]:
+        return labelled(self.labels, self.task, probabilities, self.k)
 
 
 def labelled(labels: Sequence[str], task: str, probabilities: np.ndarray, k: int) -> dict[str, Any]:

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from service.batch import decoding, runner
-from service.batch.backends import Labeller, LocalBackend
+from service.batch.backends import LocalBackend
+from service.codecs.predictions import Labeller
 from service.batch.decoding import prepare_chunk
 from service.batch.items import Item
 from service.batch.output import WriterProcess, resume

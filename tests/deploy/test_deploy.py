@@ -143,14 +143,14 @@ def test_batch_job_is_indexed_and_shards_match(base):
 
 def test_batch_job_has_shared_memory_for_its_decode_workers(base):
     """/dev/shm must hold the decode workers' slots (else they fall back to slower pipes)."""
-    from service.batch.decoding import SLOTS_PER_WORKER
+    from service.batch.decoding import SLOTS_PER_WORKER, item_bytes
     from service.batch.runner import chunk_size
 
     pod = find(base, "Job")["spec"]["template"]["spec"]
     args = pod["containers"][0]["args"]
     config = json.loads((ROOT / "models" / args[args.index("--model") + 1] / "config.json").read_text())
     preparer = SimpleNamespace(item_shape=tuple(config["inputs"][0]["shape"][1:]), dtype=np.dtype(np.float32))
-    slot = chunk_size(int(args[args.index("--batch-size") + 1]), preparer) * np.prod(preparer.item_shape) * 4
+    slot = chunk_size(int(args[args.index("--batch-size") + 1]), preparer) * item_bytes(preparer)
     needed = int(args[args.index("--workers") + 1]) * SLOTS_PER_WORKER * slot
     volume = next(v for v in pod["volumes"] if v["name"] == "shm")
     assert volume["emptyDir"]["medium"] == "Memory"
