@@ -4,18 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
+
+from preprocessing.onnx_session import cpu_session
 
 
 class OnnxModel:
     def __init__(self, path: Path, threads: int = 1):
-        options = ort.SessionOptions()
         # Workers x intra-op threads must stay <= cores (ARCHITECTURE.md: oversubscription halves throughput).
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(str(path), threads)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
 

@@ -15,15 +15,15 @@ from pathlib import Path
 
 from training.resnet50 import WeightsUnavailable
 
-MODELS = ("mnist", "efficientnet_lite0", "sentiment", "resnet50")
+# Every model and the versions its builder writes.
+VERSIONS = {"mnist": (1, 2), "efficientnet_lite0": (1, 2), "sentiment": (1,), "resnet50": (1, 2)}
+MODELS = tuple(VERSIONS)
 
 
 def is_built(models_root: Path, name: str) -> bool:
-    """A model counts as built when some numeric version directory holds a model.onnx."""
-    directory = models_root / name
-    return directory.is_dir() and any(
-        child.name.isdigit() and (child / "model.onnx").is_file() for child in directory.iterdir()
-    )
+    """Built when every version its builder writes holds a model.onnx: a build that stopped half-way
+    (version 1 written, version 2 refused) is built again, not skipped."""
+    return all((models_root / name / str(version) / "model.onnx").is_file() for version in VERSIONS[name])
 
 
 def build(name: str, models_root: Path, args: argparse.Namespace) -> None:

@@ -57,9 +57,9 @@ def convert(model: Any, input_name: str, input_shape: tuple, dtype: str = "float
 
 
 def run_onnx(onnx_bytes: bytes, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    import onnxruntime as ort
+    from preprocessing.onnx_session import cpu_session
 
-    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    session = cpu_session(onnx_bytes, threads=0)  # as served, but with every core (0: onnxruntime's default)
     name = session.get_inputs()[0].name
     outputs = [session.run(None, {name: inputs[i : i + batch_size]})[0] for i in range(0, len(inputs), batch_size)]
     return np.concatenate(outputs)

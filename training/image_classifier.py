@@ -40,12 +40,9 @@ def photo_inputs(normalisation: str) -> tuple[np.ndarray, np.ndarray]:
 
 def latency_ms(onnx_bytes: bytes, example: np.ndarray) -> dict[str, float]:
     """Median onnxruntime latency per call with 1 intra-op thread (as served), per batch size."""
-    import onnxruntime as ort
+    from preprocessing.onnx_session import cpu_session
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+    session = cpu_session(onnx_bytes, threads=1)
     result = {}
     for batch in BATCHES:
         feed = {INPUT: np.repeat(example[:1], batch, axis=0)}
