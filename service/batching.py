@@ -47,7 +47,11 @@ class _Pending:
 
 
 class Batcher:
-    """One queue and one thread per model version in a worker."""
+    """One queue and one thread per model version in a worker.
+
+    Closing (the version was retired by a reload) lets the thread finish what is queued and stop;
+    a request that submits after that runs alone in its own thread, so none waits on a queue that
+    nobody reads."""
 
     def __init__(self, name: str, run: Callable[[np.ndarray], np.ndarray], config: BatchingConfig,
                  observe: Callable[[int, list[float], int], None] | None = None):
@@ -60,6 +64,8 @@ class Batcher:
         self.carry: _Pending | None = None
         self.coming = 0  # requests being decoded that will submit soon: worth waiting for
         self.coming_lock = threading.Lock()
+        self.closed = False
+        self.closing_lock = threading.Lock()  # a submit is queued before the close, or sees it
         self.thread = threading.Thread(target=self._loop, name=f"batcher-{name}", daemon=True)
         self.thread.start()
 
@@ -77,11 +83,16 @@ class Batcher:
 
     def submit(self, batch: np.ndarray, timeout_s: float) -> np.ndarray:
         pending = _Pending(batch)
-        try:
-            self.queue.put_nowait(pending)
-        except queue.Full:
-            raise Overloaded(f"model '{self.name}' has {self.config.max_queue_size} requests queued; "
-                             "retry shortly") from None
+        with self.closing_lock:
+            closed = self.closed
+            if not closed:
+                try:
+                    self.queue.put_nowait(pending)
+                except queue.Full:
+                    raise Overloaded(f"model '{self.name}' has {self.config.max_queue_size} requests queued; "
+                                     "retry shortly") from None
+        if closed:
+            return self.run(batch)
         try:
             return pending.future.result(timeout=timeout_s)
         except FutureTimeout:
@@ -89,7 +100,12 @@ class Batcher:
             raise Timeout(f"model '{self.name}' did not answer within {timeout_s:g}s") from None
 
     def close(self) -> None:
-        self.queue.put(None)
+        """Answer everything already queued, then stop the thread."""
+        with self.closing_lock:
+            if self.closed:
+                return
+            self.closed = True
+        self.queue.put(None)  # behind every request queued before the close
         self.thread.join(timeout=5)
 
     def _collect(self) -> list[_Pending] | None:

@@ -12,10 +12,13 @@ import numpy as np
 from preprocessing.text import Tokenizer
 from service.batching import Batcher
 from service.errors import ModelNotFound, ModelNotReady
-from service.repository import ModelConfig, Repository, RepositoryError, VersionEntry
+from service.repository import ModelConfig, Repository, RepositoryError, VersionEntry, version_number
 from service.runtime import OnnxModel
 
 log = logging.getLogger(__name__)
+# Making a version's batcher and retiring the version exclude each other, so that no batcher is
+# made for a retired version (its thread would never be stopped). Both are rare: one lock for all.
+_batchers_lock = threading.Lock()
 
 
 @dataclass
@@ -25,6 +28,7 @@ class LoadedModel:
     runtime: OnnxModel
     tokenizer: Tokenizer | None = None  # text models: the vocabulary written beside model.onnx
     batcher: Batcher | None = None  # set on first use when config.json asks for dynamic batching
+    retired: bool = False  # no longer handed out; requests that hold it still finish
 
     @property
     def name(self) -> str:
@@ -42,6 +46,25 @@ class LoadedModel:
     def labels(self) -> tuple[str, str]:
         """(name, version) as metric labels."""
         return self.name, str(self.version)
+
+    def batcher_for(self, make: Callable[[], Batcher]) -> Batcher | None:
+        """This version's batcher, made on first use; None once the version is retired: a request
+        still holding it then runs alone."""
+        if self.batcher is not None:  # every request after the first: no lock
+            return self.batcher
+        with _batchers_lock:
+            if self.batcher is None and not self.retired:
+                self.batcher = make()
+            return self.batcher
+
+    def retire(self) -> None:
+        """Stop handing this version out. Its batcher answers what is queued and stops; requests that
+        already hold the version and submit later run alone, so none waits for a timeout."""
+        with _batchers_lock:
+            self.retired = True
+            batcher = self.batcher
+        if batcher is not None:
+            threading.Thread(target=batcher.close, name=f"close-{batcher.name}", daemon=True).start()
 
     @property
     def warning(self) -> str | None:
@@ -68,13 +91,6 @@ class ModelState:
         return max(self.versions) if self.versions else None
 
 
-def retire(models) -> None:
-    """Stop handing these out; requests holding them finish, then their batchers drain and stop."""
-    for model in list(models):
-        if model.batcher is not None:
-            threading.Thread(target=model.batcher.close, daemon=True).start()
-
-
 def warm_up(model: LoadedModel) -> None:
     """One inference on zeros of the declared input shape (batch 1)."""
     feeds = {}
@@ -87,7 +103,8 @@ def warm_up(model: LoadedModel) -> None:
 class Registry:
     """Served models by name and version. `refresh()` brings them in line with the repository on disk:
     new versions are loaded and warmed before they become visible, removed ones stop being handed
-    out (requests already holding them finish), broken ones are reported and never served.
+    out (requests already holding them finish, see LoadedModel.retire), broken ones are reported and
+    never served.
     """
 
     def __init__(self, repository: Repository, threads: int = 1,
@@ -107,17 +124,34 @@ class Registry:
         log.info("models loaded: %s", {n: sorted(s.versions) for n, s in self.models.items()})
 
     def refresh(self) -> None:
+        """One rescan. Nothing is retired until the new map is committed, and an error while reading
+        one model (its directory vanishing mid-scan, a permission) leaves that model as it was."""
         with self._lock:
-            names = {n for n in self.repository.model_names() if self.only is None or n in self.only}
-            models = dict(self.models)
-            for name in sorted(set(models) - names):
+            try:
+                names = {n for n in self.repository.model_names() if self.only is None or n in self.only}
+            except OSError as exc:
+                log.error("cannot read the model repository %s, serving what was loaded: %s",
+                          self.repository.root, exc)
+                return
+            models: dict[str, ModelState] = {}
+            retired: list[LoadedModel] = []
+            for name in sorted(set(self.models) - names):
                 log.info("model %s disappeared from the repository: unloading", name)
-                retire(models.pop(name).versions.values())
+                retired += self.models[name].versions.values()
             for name in sorted(names):
-                models[name] = self._refresh_model(name, models.get(name))
+                old = self.models.get(name)
+                try:
+                    models[name], gone = self._refresh_model(name, old)
+                except OSError as exc:
+                    log.error("model %s: rescan failed, left as it was: %s", name, exc)
+                    models[name], gone = old or ModelState(config=None, problem=f"cannot read it: {exc}"), []
+                retired += gone
             self.models = models  # one assignment: readers see the old set or the new one
+        for model in retired:
+            model.retire()
 
-    def _refresh_model(self, name: str, old: ModelState | None) -> ModelState:
+    def _refresh_model(self, name: str, old: ModelState | None) -> tuple[ModelState, list[LoadedModel]]:
+        """The model's new state, and the versions it no longer serves (retired once committed)."""
         try:
             signature = self.repository.config_signature(name)
             if old is not None and old.config is not None and old.config.signature == signature:
@@ -128,22 +162,23 @@ class Registry:
             if old is None or old.problem != str(exc):
                 log.error("model %s: %s", name, exc)
             if old is not None and old.versions:
-                return old  # a broken edit of config.json leaves the served versions serving
-            return ModelState(config=None, problem=str(exc))
+                return old, []  # a broken edit of config.json leaves the served versions serving
+            return ModelState(config=None, problem=str(exc)), []
+        retired: list[LoadedModel] = []
+        entries = {e.version: e for e in self.repository.versions(name)}
         if old is not None and old.config is not config:
             log.info("model %s: config.json changed, reloading its versions", name)
-            retire(old.versions.values())
+            retired += old.versions.values()
             old = None
         served = dict(old.versions) if old else {}
         failed = dict(old.failed) if old else {}
-        entries = {e.version: e for e in self.repository.versions(name)}
         wanted = config.version_policy.select(list(entries))
 
         for version in sorted(set(served)):
             entry = entries.get(version)
             if version not in wanted or entry is None or entry.signature != served[version].entry.signature:
                 log.info("model %s version %d removed or replaced: unloading", name, version)
-                retire([served.pop(version)])
+                retired.append(served.pop(version))
         for version in sorted(wanted - set(served)):
             entry = entries[version]
             if version in failed and failed[version][1] == entry.signature:
@@ -166,7 +201,7 @@ class Registry:
                 log.warning("model %s: %s", name, state.problem)
         elif not served:
             state.problem = "no loadable version"
-        return state
+        return state, retired
 
     def _load_version(self, config: ModelConfig, entry: VersionEntry) -> LoadedModel:
         started = time.perf_counter()
@@ -221,7 +256,8 @@ class Registry:
 
 
 def parse_version(version: str | int) -> int:
-    text = str(version)
-    if not text.isdigit() or int(text) < 1:
-        raise ModelNotFound(f"version '{text}' not found: versions are positive integers")
-    return int(text)
+    """A client's version: the same rule as the directories on disk (repository.version_number)."""
+    number = version_number(str(version))
+    if number is None:
+        raise ModelNotFound(f"version '{version}' not found: versions are positive integers (1, 2, ...)")
+    return number

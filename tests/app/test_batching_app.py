@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import png_bytes
+from tests.unit.test_batching import wait_until
 
 
 def batched_app(model_repo, batching: dict, **settings):
@@ -57,8 +58,9 @@ def test_a_full_queue_is_503_with_retry_after(model_repo, heldout, monkeypatch):
     app = batched_app(model_repo, {"max_batch_size": 1, "max_queue_delay_ms": 0, "max_queue_size": 1},
                       request_timeout_s=5)
     dataplane = app.extensions["axon.dataplane"]
-    gate, fast = threading.Event(), dataplane.infer_now
-    monkeypatch.setattr(dataplane, "infer_now", lambda model, batch: (gate.wait(5), fast(model, batch))[1])
+    gate, gate_reached, fast = threading.Event(), threading.Event(), dataplane.infer_now
+    monkeypatch.setattr(dataplane, "infer_now",
+                        lambda model, batch: (gate_reached.set(), gate.wait(5), fast(model, batch))[2])
     png = png_bytes(heldout[0][0])
 
     def post():
@@ -66,9 +68,10 @@ def test_a_full_queue_is_503_with_retry_after(model_repo, heldout, monkeypatch):
 
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(post) for _ in range(4)]
-        import time
-
-        time.sleep(0.3)
+        model = dataplane.registry.get("mnist")
+        # every request is in the model (one), queued (at most one), or refused without waiting
+        wait_until(lambda: model.batcher is not None and gate_reached.is_set()
+                   and sum(f.done() for f in futures) == 3 - model.batcher.queue.qsize())
         gate.set()
         responses = [f.result() for f in futures]
     refused = [r for r in responses if r.status_code == 503]

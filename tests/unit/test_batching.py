@@ -12,6 +12,13 @@ from service.batching import Batcher, BatchingConfig
 from service.errors import Overloaded, Timeout
 
 
+def wait_until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.001)
+
+
 class Recorder:
     def __init__(self, delay: float = 0.0, fail_on_negative: bool = False):
         self.calls: list[int] = []
@@ -19,8 +26,10 @@ class Recorder:
         self.fail_on_negative = fail_on_negative
         self.gate = threading.Event()
         self.gate.set()
+        self.entered = threading.Event()  # a batch has reached the model
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
+        self.entered.set()
         self.gate.wait()
         self.calls.append(len(batch))
         time.sleep(self.delay)
@@ -57,7 +66,8 @@ def test_full_queue_is_overloaded_with_retry_after():
     batcher = Batcher("m", run, BatchingConfig(max_batch_size=1, max_queue_delay_ms=0, max_queue_size=1))
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(batcher.submit, np.ones((1, 1), np.float32), 5) for _ in range(4)]
-        time.sleep(0.3)
+        # every request is in the model (one), queued (at most one), or refused at once
+        wait_until(lambda: run.entered.is_set() and sum(f.done() for f in futures) == 3 - batcher.queue.qsize())
         run.gate.set()
         errors = [f.exception() for f in futures]
     overloaded = [e for e in errors if isinstance(e, Overloaded)]
@@ -70,7 +80,7 @@ def test_a_request_that_waits_too_long_times_out():
     run.gate.clear()
     batcher = Batcher("m", run, BatchingConfig(max_batch_size=1, max_queue_delay_ms=0, max_queue_size=8))
     threading.Thread(target=batcher.submit, args=(np.ones((1, 1), np.float32), 5), daemon=True).start()
-    time.sleep(0.05)
+    run.entered.wait(5)  # the first request holds the model
     with pytest.raises(Timeout) as timed_out:
         batcher.submit(np.ones((1, 1), np.float32), 0.2)
     assert timed_out.value.status == 504
@@ -94,3 +104,23 @@ def test_one_failing_request_does_not_fail_the_others_in_its_batch():
 def test_invalid_config_is_rejected(raw):
     with pytest.raises(ValueError):
         BatchingConfig.from_json(raw)
+
+
+def test_close_answers_what_is_queued_and_a_later_submit_runs_alone():
+    run = Recorder()
+    run.gate.clear()
+    batcher = Batcher("m", run, BatchingConfig(max_batch_size=1, max_queue_delay_ms=0, max_queue_size=8))
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(batcher.submit, np.array([[1.0]], np.float32), 5)
+        run.entered.wait(5)
+        queued = pool.submit(batcher.submit, np.array([[2.0]], np.float32), 5)
+        wait_until(lambda: batcher.queue.qsize() == 1)
+        closing = pool.submit(batcher.close)
+        wait_until(lambda: batcher.closed)
+        run.gate.set()
+        assert float(first.result(5)[0, 0]) == 2 and float(queued.result(5)[0, 0]) == 4
+        closing.result(5)
+    assert not batcher.thread.is_alive()
+    started = time.monotonic()
+    assert float(batcher.submit(np.array([[3.0]], np.float32), 5)[0, 0]) == 6  # no queue, no wait
+    assert time.monotonic() - started < 1
