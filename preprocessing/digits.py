@@ -22,11 +22,13 @@ from preprocessing.images import ImageError, flatten
 SIDE = 28
 BOX = 20
 INK_THRESHOLD = 0.2
+WORKING_SIDE = 128  # pixels on the shorter side that are plenty to find, crop and scale a digit
 
 
 def to_grayscale(image: Image.Image) -> np.ndarray:
-    """Any Pillow image -> float32 array in 0..1, transparency composited on white."""
-    return np.asarray(flatten(image).convert("L"), dtype=np.float32) / 255.0
+    """Any Pillow image -> float32 array in 0..1, transparency composited on white. A large image is
+    first shrunk to a shorter side of 2 x WORKING_SIDE or more: the digit ends up 20 pixels tall."""
+    return np.asarray(flatten(image, min_side=WORKING_SIDE).convert("L"), dtype=np.float32) / 255.0
 
 
 def _border(array: np.ndarray) -> np.ndarray:

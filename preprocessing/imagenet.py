@@ -25,8 +25,9 @@ RANGES = {"caffe": (-123.68, 255.0 - 103.939), "lite": (-127.0 / 128.0, 1.0)}
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Any mode (L, LA, P, RGBA, CMYK, I;16, ...) -> RGB; transparency is composited on white."""
-    return flatten(image).convert("RGB")
+    """Any mode (L, LA, P, RGBA, CMYK, I;16, ...) -> RGB; transparency is composited on white.
+    A large image is first shrunk to a shorter side of 2 x RESIZE or more (what the crop needs)."""
+    return flatten(image, min_side=RESIZE).convert("RGB")
 
 
 def centre_crop_resized(image: Image.Image, size: int = SIZE, resize: int = RESIZE) -> Image.Image:

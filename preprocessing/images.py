@@ -1,4 +1,9 @@
-"""Safe image decoding: bytes -> a fully loaded, upright Pillow image."""
+"""Safe image decoding: bytes -> a fully loaded, upright Pillow image, at no more pixels than needed.
+
+Decoding is split so that a caller can bound the work before any pixel is decoded:
+`open_image` reads the header (and sets a JPEG to decode at a reduced scale), `image.size` is then
+what decoding will produce, and `load_image` decodes.
+"""
 from __future__ import annotations
 
 import io
@@ -8,6 +13,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 40_000_000
+# The formats a client may send. Pillow reads dozens more (PSD, ICNS, FITS, ...): each one is attack
+# surface that no photo upload needs.
+FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF")
 
 
 class ImageError(ValueError):
@@ -18,9 +26,72 @@ class ImageTooLarge(ImageError):
     """The image has more pixels than the configured limit (decompression-bomb guard)."""
 
 
-def flatten(image: Image.Image) -> Image.Image:
+def open_image(data: bytes, draft_size: tuple[int, int] | None = None) -> Image.Image:
+    """Read the header only. With `draft_size`, a JPEG is set to decode at the smallest 1/2, 1/4 or
+    1/8 scale that stays at least that large (much faster for big photos, and 4-64x fewer pixels)."""
+    if not data:
+        raise ImageError("the image is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+        if draft_size and image.format == "JPEG":
+            image.draft(None, draft_size)
+    except UnidentifiedImageError:
+        raise ImageError(f"the bytes are not an image in a format we read ({', '.join(FORMATS)})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(f"the image is too large: {exc}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(f"the image cannot be decoded: {exc}") from None
+    return image
+
+
+def check_pixels(image: Image.Image, max_pixels: int) -> None:
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"the image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
+
+
+def load_image(image: Image.Image) -> Image.Image:
+    """Decode an opened image: its first frame, with its EXIF orientation applied."""
+    try:
+        image.load()
+        ImageOps.exif_transpose(image, in_place=True)  # in place: no second copy of the pixels
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(f"the image cannot be decoded: {exc}") from None
+    return image
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 draft_size: tuple[int, int] | None = None) -> Image.Image:
+    """Open, check the pixels decoding would produce against `max_pixels`, decode."""
+    image = open_image(data, draft_size)
+    check_pixels(image, max_pixels)
+    return load_image(image)
+
+
+def shrink(image: Image.Image, min_side: int) -> Image.Image:
+    """Reduce by a whole factor (box filter, one cheap pass) while the shorter side stays at least
+    `2 * min_side`: a model that works at `min_side` never needs the copies and conversions of a
+    40-megapixel image made at full size. Images that small already are returned as they are."""
+    factor = min(image.size) // (2 * min_side)
+    if factor < 2:
+        return image
+    if image.mode.startswith("I;16"):
+        image = image.convert("I")  # keeps the 16-bit values for flatten's scaling
+    elif image.mode == "1":
+        image = image.convert("L")
+    elif image.mode not in ("L", "LA", "RGB", "RGBA", "CMYK", "I", "F"):  # P, PA, YCbCr, ...: not reducible
+        image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+    return image.reduce(factor)
+
+
+def flatten(image: Image.Image, min_side: int | None = None) -> Image.Image:
     """Any mode -> an 8-bit image without alpha: 16-bit and float pixels are scaled to 0..255
-    (by 65535 when any value exceeds 255), transparency is composited on white paper."""
+    (by 65535 when any value exceeds 255), transparency is composited on white paper.
+    With `min_side`, the image is first shrunk to what a model working at that size needs."""
+    if min_side is not None:
+        image = shrink(image, min_side)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         array = np.asarray(image, dtype=np.float32)
         peak = 65535.0 if array.max() > 255 else 255.0
@@ -28,40 +99,7 @@ def flatten(image: Image.Image) -> Image.Image:
     if image.mode != "RGBA" and ("A" in image.getbands() or "transparency" in image.info):
         image = image.convert("RGBA")
     if image.mode == "RGBA":
-        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(paper, image)
+        paper = Image.new("RGB", image.size, (255, 255, 255))
+        paper.paste(image, mask=image.getchannel("A"))
+        image = paper
     return image
-
-
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 draft_size: tuple[int, int] | None = None) -> Image.Image:
-    """Decode encoded image bytes, enforcing a pixel limit before any pixel is decoded.
-
-    Animated images give their first frame; EXIF orientation is applied. With
-    `draft_size`, a JPEG is decoded at the smallest 1/2, 1/4 or 1/8 scale that stays
-    at least that large (much faster for big photos).
-    """
-    if not data:
-        raise ImageError("the image is empty (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageTooLarge(
-                    f"the image is {width}x{height} = {width * height} pixels, "
-                    f"over the limit of {max_pixels}"
-                )
-            if draft_size and image.format == "JPEG":
-                image.draft(None, draft_size)
-            image.load()
-    except UnidentifiedImageError:
-        raise ImageError("the bytes are not an image in a format we can read") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge(f"the image is too large: {exc}") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        if isinstance(exc, ImageError):
-            raise
-        raise ImageError(f"the image cannot be decoded: {exc}") from None
-    return ImageOps.exif_transpose(image)

@@ -5,11 +5,11 @@ onnxruntime sessions) after the fork. Nothing happens at import time.
 """
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
+from service import logs
 from service.api import hooks, ops, v1, v2
+from service.api.common import AxonRequest
 from service.api.errors import register_error_handlers
 from service.dataplane import DataPlane
 from service.metrics import Metrics
@@ -18,13 +18,9 @@ from service.reloader import Reloader
 from service.repository import Repository
 from service.settings import Settings
 
-log = logging.getLogger("axon")
-
-
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
-    logging.getLogger("axon").setLevel(settings.log_level)
+    logs.configure(settings.log_level)
     metrics = Metrics()
 
     def record_load(model: LoadedModel, seconds: float) -> None:
@@ -35,6 +31,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         registry.load_all()
 
     app = Flask("axon")
+    app.request_class = AxonRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.sort_keys = False
     app.extensions["axon.settings"] = settings

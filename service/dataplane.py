@@ -4,7 +4,6 @@ Callable without Flask: `DataPlane(registry, settings).predict("mnist", None, [p
 """
 from __future__ import annotations
 
-import threading
 import time
 from contextlib import nullcontext
 from typing import Any, ContextManager, Sequence
@@ -13,7 +12,7 @@ import numpy as np
 
 from service import inputs
 from service.batching import Batcher
-from service.codecs.image import b64decode
+from service.codecs.image import DecodingGate, b64decode
 from service.codecs.predictions import Labeller, resolve_top_k
 from service.codecs.tensor import decode_bytes, decode_tensor, encode_tensor
 from service.errors import InvalidInput, ModelNotReady
@@ -32,7 +31,7 @@ class DataPlane:
         self.registry = registry
         self.settings = settings
         self.metrics = metrics or Metrics()
-        self._batcher_lock = threading.Lock()
+        self.decoding = DecodingGate(settings.max_decoding_pixels)  # this worker's images, across its threads
 
     # --- health and metadata -------------------------------------------------------------
 
@@ -69,6 +68,9 @@ class DataPlane:
                 "metrics": model.metadata.get("metrics", {}),
                 "dataset": model.metadata.get("dataset", {}),
                 "failed_versions": {str(v): why for v, why in state.failures().items()},
+                "top_k": resolve_top_k(model, None, self.settings.top_k),  # what /v1 answers by default
+                **({"raw_input": {**config.raw_input.to_json(), "content": config.raw_input.content}}
+                   if config.raw_input else {}),
                 **({"warning": model.warning} if model.warning else {}),
             },
         }
@@ -77,24 +79,24 @@ class DataPlane:
 
     def expecting(self, model: LoadedModel) -> ContextManager:
         """Around a request's decoding, so that the model's batcher knows it is on the way."""
-        return self.batcher(model).expecting() if model.config.dynamic_batching else nullcontext()
+        batcher = self.batcher(model)
+        return batcher.expecting() if batcher is not None else nullcontext()
 
     def run(self, model: LoadedModel, batch: np.ndarray) -> np.ndarray:
         """Probabilities for a validated batch: through the model's batcher when it has dynamic batching."""
-        if model.config.dynamic_batching is None:
+        batcher = self.batcher(model)
+        if batcher is None:
             return self.infer_now(model, batch)
-        return self.batcher(model).submit(batch, self.settings.request_timeout_s)
+        return batcher.submit(batch, self.settings.request_timeout_s)
 
-    def batcher(self, model: LoadedModel) -> Batcher:
-        if model.batcher is not None:  # every request after the first: no lock
-            return model.batcher
-        with self._batcher_lock:
-            if model.batcher is None:
-                model.batcher = Batcher(
-                    f"{model.name}/{model.version}", lambda batch: self.infer_now(model, batch),
-                    model.config.dynamic_batching,
-                    lambda rows, waits, depth: self.metrics.observe_batch(*model.labels, rows, waits, depth))
-            return model.batcher
+    def batcher(self, model: LoadedModel) -> Batcher | None:
+        """The model's batcher when config.json asks for dynamic batching (None: run directly)."""
+        config = model.config.dynamic_batching
+        if config is None:
+            return None
+        return model.batcher_for(lambda: Batcher(
+            f"{model.name}/{model.version}", lambda batch: self.infer_now(model, batch), config,
+            lambda rows, waits, depth: self.metrics.observe_batch(*model.labels, rows, waits, depth)))
 
     def infer_now(self, model: LoadedModel, batch: np.ndarray) -> np.ndarray:
         """One onnxruntime call, timed and counted in one place."""
@@ -122,16 +124,17 @@ class DataPlane:
         )
 
     def _prepare_v2(self, model: LoadedModel, tensor: RequestInput) -> np.ndarray:
-        if tensor.datatype == "BYTES":
+        expected, raw = model.config.inputs[0], model.config.raw_input
+        if raw is not None and tensor.name == raw.name:
             elements = decode_bytes(tensor)
             if model.tokenizer is None:  # images: base64 in JSON, raw with the binary extension
                 elements = [b if isinstance(b, bytes) else b64decode(b, f"input '{tensor.name}'") for b in elements]
-            return inputs.prepare(model, elements, self.settings)
-        expected = model.config.inputs[0]
+            return inputs.prepare(model, elements, self.settings, self.decoding)
+        if tensor.name != expected.name:
+            raise InvalidInput(f"model '{model.name}' has no input '{tensor.name}'; its inputs: {_inputs_of(model)}")
         if tensor.datatype != expected.datatype:
-            kind = "texts" if model.tokenizer is not None else "images"
-            raise InvalidInput(f"input '{tensor.name}': model '{model.name}' takes {expected.datatype} "
-                               f"(or BYTES {kind}), got {tensor.datatype}")
+            raise InvalidInput(f"input '{tensor.name}': model '{model.name}' takes {expected.datatype}, "
+                               f"got {tensor.datatype}; its inputs: {_inputs_of(model)}")
         return inputs.check_tensor(model, decode_tensor(tensor), self.settings)
 
     def predict(self, name: str, version: str | None, items: Sequence[Item],
@@ -140,6 +143,15 @@ class DataPlane:
         model = self.registry.get(name, version)
         label = Labeller.of(model, resolve_top_k(model, top_k, self.settings.top_k))
         with self.expecting(model):
-            batch = inputs.prepare(model, items, self.settings)
+            batch = inputs.prepare(model, items, self.settings, self.decoding)
         probabilities = self.run(model, batch)
         return model, [label(row) for row in probabilities]
+
+
+def _inputs_of(model: LoadedModel) -> str:
+    """The inputs a request may send, as an error message lists them."""
+    tensor, raw = model.config.inputs[0], model.config.raw_input
+    described = f"'{tensor.name}' ({tensor.datatype} {tensor.shape})"
+    if raw is not None:
+        described += f" or '{raw.name}' (BYTES: {raw.content})"
+    return described

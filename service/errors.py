@@ -4,6 +4,8 @@ Plain exceptions: the core (dataplane, registry, codecs, batch script) raises th
 without knowing about HTTP frameworks."""
 from __future__ import annotations
 
+from typing import Any
+
 
 class AxonError(Exception):
     """Base of every error Axon raises on purpose; `status` is its HTTP status."""
@@ -51,3 +53,9 @@ class Overloaded(AxonError):
 
 class Timeout(AxonError):
     status = 504
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A client's value for an error message: its repr, cut short (a shape can be a megabyte long)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

@@ -9,7 +9,8 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
-from service.codecs.image import image_to_array
+from service.codecs.image import DecodingGate, PixelBudget, open_encoded, to_array
+from service.codecs.tensor import json_array
 from service.errors import InvalidInput, PayloadTooLarge
 from service.registry import LoadedModel
 from service.settings import Settings
@@ -23,14 +24,21 @@ def batch_limit(model: LoadedModel, settings: Settings) -> int:
     return min(settings.max_batch_size, model.config.max_batch_size)
 
 
+def pixel_budget(model: LoadedModel, settings: Settings, gate: DecodingGate | None = None) -> PixelBudget:
+    """One request's image budget: per image the server's limit, or the model's own when smaller."""
+    per_image = min(settings.max_image_pixels, model.config.max_image_pixels or settings.max_image_pixels)
+    return PixelBudget(per_image, settings.max_request_pixels, gate, settings.request_timeout_s)
+
+
 def check_batch_size(model: LoadedModel, size: int, settings: Settings) -> None:
     limit = batch_limit(model, settings)
     if size > limit:
         raise PayloadTooLarge(f"{size} instances in one request; the limit is {limit}")
 
 
-def prepare(model: LoadedModel, items: Sequence[Item], settings: Settings) -> np.ndarray:
-    """Items -> one validated batch for the model."""
+def prepare(model: LoadedModel, items: Sequence[Item], settings: Settings,
+            gate: DecodingGate | None = None) -> np.ndarray:
+    """Items -> one validated batch for the model. Images pass the worker's decoding `gate`."""
     if not items:
         raise InvalidInput("no instances to predict")
     check_batch_size(model, len(items), settings)
@@ -38,13 +46,18 @@ def prepare(model: LoadedModel, items: Sequence[Item], settings: Settings) -> np
         rows = [text_ids(model, item, settings, f"instance {i}") for i, item in enumerate(items)]
         return check_tensor(model, np.stack(rows), settings)
     item_shape = tuple(model.config.inputs[0].shape[1:])
+    budget = pixel_budget(model, settings, gate)
+    opened = {}  # every image's header first: a request over its pixel budget is refused before any decoding
+    for index, item in enumerate(items):
+        if isinstance(item, (bytes, bytearray)):
+            if not model.config.preprocessing:
+                raise InvalidInput(f"instance {index}: model '{model.name}' does not take images")
+            opened[index] = open_encoded(bytes(item), model.config.preprocessing, budget, f"instance {index}")
     rows = []
     for index, item in enumerate(items):
         where = f"instance {index}"
-        if isinstance(item, (bytes, bytearray)):
-            if not model.config.preprocessing:
-                raise InvalidInput(f"{where}: model '{model.name}' does not take images")
-            rows.append(image_to_array(bytes(item), model.config.preprocessing, settings.max_image_pixels, where))
+        if index in opened:
+            rows.append(to_array(opened.pop(index), model.config.preprocessing, budget, where))
         elif isinstance(item, str):
             raise InvalidInput(f"{where}: model '{model.name}' takes images or arrays, not text")
         else:
@@ -78,11 +91,9 @@ def text_ids(model: LoadedModel, item: Any, settings: Settings, where: str) -> n
 
 
 def item_array(item: Any, item_shape: tuple, where: str) -> np.ndarray:
-    try:
-        array = np.asarray(item, dtype=np.float64)
-    except (ValueError, TypeError, OverflowError):
-        raise InvalidInput(f"{where}: expected a (nested) list of numbers of shape "
-                           f"{list(item_shape)}, or an encoded image") from None
+    """A V1 instance of numbers (checked as strictly as V2's: no strings, null or booleans)."""
+    array = json_array(item, np.dtype(np.float64), "the", where,
+                       f"expected a (nested) list of numbers of shape {list(item_shape)}, or an encoded image")
     if array.shape != item_shape and array.ndim == 1 and array.size == int(np.prod(item_shape)):
         array = array.reshape(item_shape)
     if array.shape != item_shape:

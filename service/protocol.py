@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from service.errors import InvalidInput
+from service.errors import InvalidInput, shown
 
 # V2 datatype -> numpy dtype (BYTES elements are Python bytes/str objects).
 DATATYPES: dict[str, Any] = {
@@ -25,6 +25,7 @@ DATATYPES: dict[str, Any] = {
     "BYTES": np.object_,
 }
 NUMPY_TO_DATATYPE = {np.dtype(v): k for k, v in DATATYPES.items() if k != "BYTES"}
+MAX_RANK = 32  # dimensions of a request tensor (numpy's own limit is 64)
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,12 @@ class InferenceRequest:
 
 
 def _parameters(body: dict, where: str) -> dict[str, Any]:
-    parameters = body.get("parameters") or {}
+    """An object, or absent (null counts as absent: clients serialize unset optional fields so)."""
+    parameters = body.get("parameters")
+    if parameters is None:
+        return {}
     if not isinstance(parameters, dict):
-        raise InvalidInput(f"{where} 'parameters' must be an object")
+        raise InvalidInput(f"{where} 'parameters' must be an object, got {type(parameters).__name__}")
     return parameters
 
 
@@ -90,9 +94,11 @@ def _parse_input(index: int, item: Any) -> RequestInput:
     if not isinstance(name, str) or not name:
         raise InvalidInput(f"inputs[{index}].name must be a non-empty string")
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-        raise InvalidInput(f"input '{name}': shape must be a list of non-negative integers, got {shape!r}")
+        raise InvalidInput(f"input '{name}': shape must be a list of non-negative integers, got {shown(shape)}")
+    if len(shape) > MAX_RANK:
+        raise InvalidInput(f"input '{name}': shape has {len(shape)} dimensions; at most {MAX_RANK}")
     if datatype not in DATATYPES:
-        raise InvalidInput(f"input '{name}': unknown datatype {datatype!r}; use one of {', '.join(DATATYPES)}")
+        raise InvalidInput(f"input '{name}': unknown datatype {shown(datatype)}; use one of {', '.join(DATATYPES)}")
     parameters = _parameters(item, f"input '{name}'")
     if "data" not in item and "binary_data_size" not in parameters:
         raise InvalidInput(f"input '{name}': 'data' is missing")

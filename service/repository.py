@@ -14,13 +14,26 @@ from typing import Any
 import numpy as np
 
 from service.batching import BatchingConfig
+from service.codecs.image import PREPROCESSORS
 from service.protocol import DATATYPES
 
 log = logging.getLogger(__name__)
+PREPROCESSING = {*PREPROCESSORS, "text"}  # config.json "preprocessing": an image transform, or the tokenizer
 
 
 class RepositoryError(ValueError):
     """A config.json or version directory that cannot be used."""
+
+
+MAX_VERSION_DIGITS = 18  # fits in int64; int() of thousands of digits is slow, and refused past 4,300
+
+
+def version_number(text: str) -> int | None:
+    """A version directory's name, or a client's version, as a number: a positive integer in ASCII
+    digits without leading zeros ("2"; not "02", "²" or the Arabic-Indic "٢"). None if it is not one."""
+    if not (0 < len(text) <= MAX_VERSION_DIGITS and text.isascii() and text.isdigit()) or text[0] == "0":
+        return None
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,7 @@ class TensorSpec:
     datatype: str
     shape: list[int]
     range: tuple[float, float] | None = None
+    content: str = ""  # for BYTES inputs: what each element carries
 
     @property
     def dtype(self) -> np.dtype:
@@ -80,10 +94,21 @@ class ModelConfig:
     preprocessing: str | None = None
     description: str = ""
     max_batch_size: int = 64
+    max_image_pixels: int | None = None  # per image, when the model needs fewer than the server allows
     top_k: int = 5
     dynamic_batching: BatchingConfig | None = None  # opt-in, per model
     version_policy: VersionPolicy = VersionPolicy()
     signature: tuple = ()  # config.json and labels file mtimes: a change reloads the model
+
+    @property
+    def raw_input(self) -> TensorSpec | None:
+        """The BYTES input that a model with preprocessing takes besides its tensor: UTF-8 texts
+        ("text") or encoded images ("image"), decoded by the server."""
+        if self.preprocessing is None:
+            return None
+        if self.preprocessing == "text":
+            return TensorSpec("text", "BYTES", [-1], content="UTF-8 texts")
+        return TensorSpec("image", "BYTES", [-1], content="encoded images (JPEG, PNG, GIF, BMP, WebP, TIFF)")
 
 
 @dataclass(frozen=True)
@@ -118,11 +143,21 @@ class Repository:
         # Version entries by directory: a rescan (every few seconds) re-reads a version's
         # metadata.json only when its files' signature changed.
         self._entries: dict[Path, VersionEntry] = {}
+        self._unreadable: set[Path] = set()  # directories skipped (said once)
 
     def model_names(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if (p / "config.json").is_file())
+        names = []
+        for path in self.root.iterdir():
+            try:
+                if (path / "config.json").is_file():
+                    names.append(path.name)
+            except OSError as exc:  # a directory we may not enter (lost+found on a volume): not a model
+                if path not in self._unreadable:
+                    self._unreadable.add(path)
+                    log.warning("skipping %s: %s", path, exc)
+        return sorted(names)
 
     def config(self, name: str) -> ModelConfig:
         directory = self.root / name
@@ -131,37 +166,49 @@ class Repository:
             labels: list[str] = []
             if raw.get("labels"):
                 labels = (directory / raw["labels"]).read_text().splitlines()
+            preprocessing = raw.get("preprocessing")
+            if preprocessing is not None and preprocessing not in PREPROCESSING:
+                raise ValueError(f"unknown preprocessing {preprocessing!r}; one of {', '.join(sorted(PREPROCESSING))}")
             return ModelConfig(
                 name=raw.get("name", name),
                 task=raw["task"],
                 inputs=_specs(raw["inputs"], f"{name}: inputs"),
                 outputs=_specs(raw["outputs"], f"{name}: outputs"),
                 labels=labels,
-                preprocessing=raw.get("preprocessing"),
+                preprocessing=preprocessing,
                 description=raw.get("description", ""),
                 max_batch_size=int(raw.get("max_batch_size", 64)),
+                max_image_pixels=int(raw["max_image_pixels"]) if raw.get("max_image_pixels") else None,
                 top_k=int(raw.get("top_k", 5)),
                 dynamic_batching=BatchingConfig.from_json(raw["dynamic_batching"]) if raw.get("dynamic_batching") else None,
                 version_policy=VersionPolicy.from_json(raw.get("version_policy")),
                 signature=self.config_signature(name),
             )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise RepositoryError(f"{directory / 'config.json'}: {exc}") from exc
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: a list for an object
+            raise RepositoryError(f"{directory / 'config.json'}: {type(exc).__name__}: {exc}") from exc
 
     def config_signature(self, name: str) -> tuple:
         return _signature(self.root / name)
 
     def versions(self, name: str) -> list[VersionEntry]:
-        """Every positive-integer version directory, ascending, each with its problem if any."""
+        """Every positive-integer version directory, ascending, each with its problem if any.
+
+        A version that cannot be read (permissions, an I/O error) is one with a problem: it never
+        stops the others from being served. Only the model directory itself failing raises OSError."""
         directory = self.root / name
         entries = []
         for child in directory.iterdir():
-            if not child.is_dir() or not child.name.isdigit() or int(child.name) < 1:
+            version = version_number(child.name)
+            if version is None or not child.is_dir():
                 continue
-            signature = _signature(child)
-            cached = self._entries.get(child)
-            if cached is None or cached.signature != signature:
-                cached = self._entries[child] = self._version(int(child.name), child, signature)
+            try:
+                signature = _signature(child)
+                cached = self._entries.get(child)
+                if cached is None or cached.signature != signature:
+                    cached = self._entries[child] = self._version(version, child, signature)
+            except OSError as exc:
+                cached = VersionEntry(version, child, {}, f"cannot read the version directory: {exc}",
+                                      ("unreadable", str(exc)))
             entries.append(cached)
         return sorted(entries, key=lambda e: e.version)
 
@@ -175,6 +222,8 @@ class Repository:
             metadata = {}
         except (OSError, ValueError) as exc:
             return VersionEntry(version, path, {}, f"unreadable metadata.json: {exc}", signature)
+        if not isinstance(metadata, dict):
+            return VersionEntry(version, path, {}, "metadata.json is not a JSON object", signature)
         return VersionEntry(version, path, metadata, None, signature)
 
 

@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping
 
 PREFIX = "AXON_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-POSITIVE = ("max_request_bytes", "max_image_pixels", "max_batch_size", "max_text_chars", "ort_threads", "top_k",
+POSITIVE = ("max_request_bytes", "max_image_pixels", "max_request_pixels", "max_decoding_pixels", "max_batch_size", "max_text_chars", "ort_threads", "top_k",
             "request_timeout_s")
 
 
@@ -18,7 +18,9 @@ class Settings:
 
     model_dir: Path = Path("models")
     max_request_bytes: int = 10 * 1024 * 1024  # whole request body; over it: 413
-    max_image_pixels: int = 40_000_000  # per decoded image; over it: 413 (decompression bombs)
+    max_image_pixels: int = 40_000_000  # per decoded image (a model's config.json may lower it); over it: 413
+    max_request_pixels: int = 100_000_000  # decoded pixels of all the images of one request; over it: 413
+    max_decoding_pixels: int = 50_000_000  # pixels one worker decodes at once, over its threads; others wait
     max_batch_size: int = 64  # instances (images, texts, arrays) per request; over it: 413
     max_text_chars: int = 5_000  # per text; over it: 413 (longer texts are not truncated silently)
     ort_threads: int = 1  # onnxruntime intra-op threads per worker: workers x threads <= cores

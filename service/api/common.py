@@ -1,14 +1,28 @@
 """Request helpers shared by the blueprints: the dataplane, JSON bodies, metric labels."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from flask import current_app, g, request
+from flask import Request, current_app, g, request
+from werkzeug.datastructures import ImmutableMultiDict
 
+from service.codecs import jsontext
 from service.dataplane import DataPlane
 from service.errors import InvalidInput, UnsupportedMediaType
 from service.registry import LoadedModel
+
+
+class FormFields(ImmutableMultiDict):
+    """Query arguments and form parts that also remember the order they came in: werkzeug groups
+    them by name, so `-F a=@1 -F b=@2 -F a=@3` would otherwise come out as 1, 3, 2."""
+
+    def __init__(self, mapping: Any = None):
+        super().__init__(mapping)
+        self.in_order = list(mapping) if isinstance(mapping, list) else list(self.items(multi=True))
+
+
+class AxonRequest(Request):
+    parameter_storage_class = FormFields
 
 
 def dataplane() -> DataPlane:
@@ -33,7 +47,4 @@ def read_json() -> Any:
     body = request.get_data(cache=True)  # enforces MAX_CONTENT_LENGTH (413)
     if not body.strip():
         raise InvalidInput("the request body is empty; send a JSON object")
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"the request body is not valid JSON: {exc}") from None
+    return jsontext.loads(body)

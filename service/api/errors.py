@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 from flask import Flask, Response, current_app, g, jsonify, request
@@ -12,10 +13,15 @@ from service.errors import AxonError
 log = logging.getLogger("axon.errors")
 
 
+REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces, bounded: safe to echo and log
+
+
 def request_id() -> str:
-    """The caller's X-Request-ID, or a fresh one; the same for the whole request."""
+    """The caller's X-Request-ID if it is a bounded printable one, else a fresh id; the same for the
+    whole request (echoed in the response header, the access log and error messages)."""
     if "request_id" not in g:
-        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     return g.request_id
 
 

@@ -7,6 +7,7 @@ import logging
 import time
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from service.api.errors import request_id
 from service.errors import Unauthorized
@@ -32,6 +33,18 @@ def check_api_key(settings: Settings) -> None:
         raise Unauthorized("missing or invalid API key: send 'Authorization: Bearer <key>'")
 
 
+def read_body(max_bytes: int) -> None:
+    """Read the whole body now, so that every route (and the multipart parser) sees the same bytes.
+
+    A Content-Length over the limit is refused by werkzeug (413). A chunked body has no length:
+    werkzeug's stream stops at the limit without a word, so a body cut there would be parsed as if
+    it were whole. Whatever is left unread behind the limit makes it the same 413.
+    """
+    data = request.get_data(cache=True)
+    if request.content_length is None and len(data) >= max_bytes and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+
+
 def install(app: Flask, settings: Settings, metrics: Metrics) -> None:
     @app.before_request
     def _start() -> None:
@@ -39,6 +52,7 @@ def install(app: Flask, settings: Settings, metrics: Metrics) -> None:
         request_id()
         metrics.in_flight.inc()
         check_api_key(settings)
+        read_body(settings.max_request_bytes)
 
     @app.after_request
     def _finish(response: Response) -> Response:

@@ -7,8 +7,9 @@ from flask import Blueprint, Response, jsonify, request
 
 from service.api.common import dataplane, is_json, read_json, resolve
 from service.codecs.image import b64decode
-from service.errors import InvalidInput, UnsupportedMediaType
+from service.errors import InvalidInput, UnsupportedMediaType, shown
 from service.inputs import Item, utf8_text
+from service.repository import ModelConfig
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -31,8 +32,7 @@ def model_status(name: str, version: str | None = None) -> Response:
 @bp.post("/models/<name>:predict")
 @bp.post("/models/<name>/versions/<version>:predict")
 def predict(name: str, version: str | None = None) -> Response:
-    resolve(name, version)
-    items, top_k = _items_from_request()
+    items, top_k = _items_from_request(resolve(name, version).config)
     # The model that ran, not the one resolved above: a hot reload may change the default in between.
     model, predictions = dataplane().predict(name, version, items, top_k)
     body = {"predictions": predictions, "model_name": model.name, "model_version": str(model.version)}
@@ -41,11 +41,15 @@ def predict(name: str, version: str | None = None) -> Response:
     return jsonify(body)
 
 
-def _items_from_request() -> tuple[list[Item], Any]:
+def _items_from_request(config: ModelConfig) -> tuple[list[Item], Any]:
     top_k = request.args.get("top_k")
     mimetype = request.mimetype or ""
     if mimetype == "multipart/form-data":
-        files = [f.read() for f in request.files.values()]
+        if request.form:  # a field that is not a file would be silently left out
+            names = ", ".join(sorted({f"'{name}'" for name in request.form}))
+            raise InvalidInput(f"the multipart form has fields that are not files ({names}); "
+                               "send every input as a file (curl -F name=@path)")
+        files = [upload.read() for _, upload in request.files.in_order]  # every file, in the order sent
         if not files:
             raise InvalidInput("the multipart form has no file; send the image as a file field")
         return files, top_k
@@ -63,13 +67,32 @@ def _items_from_request() -> tuple[list[Item], Any]:
     body = read_json()
     if not isinstance(body, dict):
         raise InvalidInput('the body must be a JSON object: {"instances": [...]} or {"inputs": ...}')
-    parameters = body.get("parameters") or {}
-    top_k = parameters.get("top_k", top_k) if isinstance(parameters, dict) else top_k
+    parameters = body.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise InvalidInput(f"'parameters' must be an object, got {type(parameters).__name__}")
+    top_k = (parameters or {}).get("top_k", top_k)
+    if "instances" in body and "inputs" in body:
+        raise InvalidInput('the body has both "instances" and "inputs"; send one of them')
+    names = _input_names(config)
     if "instances" in body:
-        return _rows(body["instances"]), top_k
+        return _rows(body["instances"], names), top_k
     if "inputs" in body:
-        return _columns(body["inputs"]), top_k
+        return _columns(body["inputs"], names), top_k
     raise InvalidInput('the body needs "instances" (row format) or "inputs" (columnar format)')
+
+
+def _input_names(config: ModelConfig) -> tuple[str, ...]:
+    """The names an instance may be given under: the model's tensor input, or its BYTES input."""
+    return (config.inputs[0].name, *([config.raw_input.name] if config.raw_input else []))
+
+
+def _unnamed(value: dict, names: tuple[str, ...], where: str) -> Any:
+    """{"<input name>": value} -> value, if the name is one of the model's inputs."""
+    (name, inner), = value.items()
+    if name not in names:
+        raise InvalidInput(f"{where}: the model has no input {shown(name)}; "
+                           f"its inputs: {' or '.join(repr(n) for n in names)}")
+    return inner
 
 
 def _value(value: Any, where: str) -> Item:
@@ -82,23 +105,24 @@ def _value(value: Any, where: str) -> Item:
                        f"got {type(value).__name__}")
 
 
-def _rows(instances: Any) -> list[Item]:
+def _rows(instances: Any, names: tuple[str, ...]) -> list[Item]:
     if not isinstance(instances, list):
         raise InvalidInput('"instances" must be a list')
     items = []
     for index, instance in enumerate(instances):
         where = f"instances[{index}]"
         if isinstance(instance, dict) and len(instance) == 1 and "b64" not in instance:
-            instance = next(iter(instance.values()))  # {"<input name>": value}
+            instance = _unnamed(instance, names, where)
         items.append(_value(instance, where))
     return items
 
 
-def _columns(inputs: Any) -> list[Item]:
+def _columns(inputs: Any, names: tuple[str, ...]) -> list[Item]:
     if isinstance(inputs, dict):
         if len(inputs) != 1:
             raise InvalidInput('"inputs" must name exactly one input')
-        inputs = next(iter(inputs.values()))
+        if "b64" not in inputs:
+            inputs = _unnamed(inputs, names, '"inputs"')
     if isinstance(inputs, dict) and "b64" in inputs:
         inputs = [inputs]
     if not isinstance(inputs, list):

@@ -78,7 +78,7 @@ class HttpPreparer:
         if isinstance(value, bytes):
             return [base64.b64encode(value).decode()]
         if isinstance(value, np.ndarray):
-            return [value.astype(np.float32).ravel().tolist()]
+            return [value.ravel().tolist()]  # its own numbers: the server checks them against the datatype
         return [value]
 
     def prepare_many(self, values: list[Any]) -> list[Any]:
@@ -86,7 +86,9 @@ class HttpPreparer:
 
 
 class HttpBackend:
-    """The same work sent to a running Axon (or any V2 server that takes these inputs)."""
+    """The same work sent to a running Axon (or any V2 server that takes these inputs). Everything
+    a local run takes from the model (input names and datatype, labels, the default top-k) is read
+    from the server's model metadata, so that both runs write the same records."""
 
     def __init__(self, url: str, name: str, version: str | None, top_k: int | None, timeout_s: float = 120):
         self.base = url.rstrip("/")
@@ -97,8 +99,13 @@ class HttpBackend:
         self.name, self.version = name, parameters.get("version", version or "")
         self.infer_path = f"/v2/models/{name}/versions/{self.version}/infer"
         labels = parameters.get("labels", [])
-        self.labeller = Labeller(labels, parameters.get("task", ""), min(top_k or 5, len(labels) or 5))
+        classes = len(labels) or int(metadata["outputs"][0]["shape"][-1])
+        k = top_k if top_k is not None else int(parameters.get("top_k", 5))
+        if not 1 <= k <= classes:
+            raise RuntimeError(f"--top-k must be between 1 and {classes}, got {k}")
+        self.labeller = Labeller(labels, parameters.get("task", ""), k)
         self.input = metadata["inputs"][0]
+        self.raw_input = parameters.get("raw_input", {}).get("name")
         self.preparer = HttpPreparer()
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
@@ -117,12 +124,14 @@ class HttpBackend:
             raise RuntimeError(f"cannot reach {self.base}: {exc.reason}") from None
 
     def infer(self, prepared: list[Any]) -> np.ndarray:
-        if isinstance(prepared[0], list):
+        if isinstance(prepared[0], list):  # arrays: the model's own tensor, its name and datatype
             shape = [len(prepared), *[d for d in self.input["shape"][1:]]]
-            tensor = {"name": self.input["name"], "shape": shape, "datatype": "FP32",
+            tensor = {"name": self.input["name"], "shape": shape, "datatype": self.input["datatype"],
                       "data": [v for row in prepared for v in row]}
-        else:
-            tensor = {"name": "input", "shape": [len(prepared)], "datatype": "BYTES", "data": prepared}
+        else:  # images (base64) and texts: the input the server decodes itself
+            if self.raw_input is None:
+                raise BatchRejected(f"model '{self.name}' takes only {self.input['datatype']} arrays")
+            tensor = {"name": self.raw_input, "shape": [len(prepared)], "datatype": "BYTES", "data": prepared}
         output = self._call("POST", self.infer_path, {"inputs": [tensor]})["outputs"][0]
         return np.asarray(output["data"], dtype=np.float32).reshape(output["shape"])
 

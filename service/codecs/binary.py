@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from service.errors import InvalidInput
+from service.codecs import jsontext
+from service.errors import InvalidInput, shown
 from service.protocol import DATATYPES, InferenceRequest, InferenceResponse, RequestInput
 
 HEADER = "Inference-Header-Content-Length"
@@ -26,13 +27,10 @@ def split_body(body: bytes, header_length: str) -> tuple[Any, bytes]:
     try:
         size = int(header_length)
     except ValueError:
-        raise InvalidInput(f"{HEADER} must be an integer, got {header_length!r}") from None
+        raise InvalidInput(f"{HEADER} must be an integer, got {shown(header_length)}") from None
     if not 0 < size <= len(body):
         raise InvalidInput(f"{HEADER} is {size} but the body has {len(body)} bytes")
-    try:
-        return json.loads(body[:size]), body[size:]
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"the JSON header of the binary request is not valid JSON: {exc}") from None
+    return jsontext.loads(body[:size], "the JSON header of the binary request"), body[size:]
 
 
 def attach_binary_inputs(request: InferenceRequest, rest: bytes) -> InferenceRequest:
@@ -43,8 +41,8 @@ def attach_binary_inputs(request: InferenceRequest, rest: bytes) -> InferenceReq
         if size is None:
             inputs.append(tensor)
             continue
-        if not isinstance(size, int) or size < 0 or offset + size > len(rest):
-            raise InvalidInput(f"input '{tensor.name}': binary_data_size {size!r} runs past the end of the body")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0 or offset + size > len(rest):
+            raise InvalidInput(f"input '{tensor.name}': binary_data_size {shown(size)} runs past the end of the body")
         inputs.append(replace(tensor, data=_decode(tensor, rest[offset : offset + size])))
         offset += size
     if offset != len(rest):

@@ -1,23 +1,80 @@
-"""Encoded images (bytes) -> model input arrays, by the preprocessing a model's config names."""
+"""Encoded images (bytes) -> model input arrays, by the preprocessing a model's config names.
+
+The work is bounded before any pixel is decoded: each image against a per-image limit (the server's,
+or the model's own if smaller), all the images of one request against a per-request budget, and
+what one worker decodes at once against its gate. All count the pixels decoding will produce,
+after a JPEG's reduced-scale draft.
+"""
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Callable
+import threading
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Callable, ContextManager, Iterator
 
 import numpy as np
+from PIL import Image
 
-from preprocessing import imagenet
-from preprocessing.digits import to_mnist_digit
-from preprocessing.images import ImageError, ImageTooLarge, decode_image
-from service.errors import InvalidInput, PayloadTooLarge
+from preprocessing import digits, imagenet
+from preprocessing.images import ImageError, ImageTooLarge, check_pixels, load_image, open_image
+from service.errors import InvalidInput, PayloadTooLarge, Timeout
 
 # config.json "preprocessing" -> (decoded image -> one model input array, JPEG draft size)
 PREPROCESSORS: dict[str, tuple[Callable, tuple[int, int] | None]] = {
-    "mnist_digit": (to_mnist_digit, None),
+    "mnist_digit": (digits.to_mnist_digit, (2 * digits.WORKING_SIDE, 2 * digits.WORKING_SIDE)),
     "imagenet_caffe": (imagenet.resnet50_input, (imagenet.RESIZE, imagenet.RESIZE)),
     "imagenet_lite": (imagenet.lite0_input, (imagenet.RESIZE, imagenet.RESIZE)),
 }
+
+
+class DecodingGate:
+    """The pixels being decoded at once in one worker, across its threads: an image waits while
+    others hold the room, so that eight concurrent 40-megapixel uploads cost the memory of a few.
+    An image larger than the whole room is decoded alone."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.in_use = 0
+        self.condition = threading.Condition()
+
+    @contextmanager
+    def room(self, pixels: int, timeout_s: float) -> Iterator[None]:
+        with self.condition:
+            if not self.condition.wait_for(lambda: self.in_use == 0 or self.in_use + pixels <= self.capacity,
+                                           timeout_s):
+                raise Timeout(f"no room to decode the image within {timeout_s:g}s: the server is busy "
+                              "decoding other large images; retry shortly")
+            self.in_use += pixels
+        try:
+            yield
+        finally:
+            with self.condition:
+                self.in_use -= pixels
+                self.condition.notify_all()
+
+
+@dataclass
+class PixelBudget:
+    """The pixels one request may have decoded: per image, and all of its images together; and the
+    worker's gate its images pass (None in the batch script's decode processes: one image at a time)."""
+
+    per_image: int
+    per_request: int
+    gate: DecodingGate | None = None
+    timeout_s: float = 30.0
+    spent: int = 0
+
+    def spend(self, pixels: int, where: str) -> None:
+        if self.spent + pixels > self.per_request:
+            raise PayloadTooLarge(f"{where}: the request's images decode to more than {self.per_request} pixels "
+                                  "in all, over the per-request limit (AXON_MAX_REQUEST_PIXELS); send fewer "
+                                  "or smaller images per request")
+        self.spent += pixels
+
+    def room(self, pixels: int) -> ContextManager:
+        return self.gate.room(pixels, self.timeout_s) if self.gate is not None else nullcontext()
 
 
 def b64decode(text: str, where: str) -> bytes:
@@ -27,11 +84,27 @@ def b64decode(text: str, where: str) -> bytes:
         raise InvalidInput(f"{where}: not valid base64") from None
 
 
-def image_to_array(data: bytes, preprocessing: str, max_pixels: int, where: str = "image") -> np.ndarray:
-    """Decode one encoded image and turn it into the model's input array."""
-    transform, draft_size = PREPROCESSORS[preprocessing]
+def open_encoded(data: bytes, preprocessing: str, budget: PixelBudget, where: str = "image") -> Image.Image:
+    """Read one image's header and charge the pixels decoding will produce to the request's budget."""
+    _, draft_size = PREPROCESSORS[preprocessing]
+    with _client_errors(where):
+        image = open_image(data, draft_size)
+        check_pixels(image, budget.per_image)
+        budget.spend(image.size[0] * image.size[1], where)
+        return image
+
+
+def to_array(image: Image.Image, preprocessing: str, budget: PixelBudget, where: str = "image") -> np.ndarray:
+    """Decode an opened image (once the worker has room for its pixels) into the model's input array."""
+    transform, _ = PREPROCESSORS[preprocessing]
+    with _client_errors(where), budget.room(image.size[0] * image.size[1]):
+        return transform(load_image(image))
+
+
+@contextmanager
+def _client_errors(where: str) -> Iterator[None]:
     try:
-        return transform(decode_image(data, max_pixels, draft_size))
+        yield
     except ImageTooLarge as exc:
         raise PayloadTooLarge(f"{where}: {exc}") from None
     except ImageError as exc:

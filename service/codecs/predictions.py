@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from service.errors import InvalidInput
+from service.errors import InvalidInput, shown
 from service.registry import LoadedModel
 
 
@@ -18,13 +18,21 @@ def resolve_top_k(model: LoadedModel, requested: Any, default: int) -> int:
     classes = class_count(model)
     if requested is None:
         return min(model.config.top_k, default, classes)
-    try:
-        k = int(requested)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"top_k must be an integer, got {requested!r}") from None
+    k = _whole_number(requested)
+    if k is None:
+        raise InvalidInput(f"top_k must be a whole number, got {shown(requested)}")
     if not 1 <= k <= classes:
         raise InvalidInput(f"top_k must be between 1 and {classes}, got {k}")
     return k
+
+
+def _whole_number(value: Any) -> int | None:
+    """A JSON integer or a query string of ASCII digits; not 2.7, true, Infinity or "٣"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and 0 < len(value) <= 9 and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 @dataclass(frozen=True)

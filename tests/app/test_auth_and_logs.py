@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from service import logs
 from service.app import create_app
 from service.settings import Settings
 
@@ -61,3 +62,34 @@ def test_access_log_is_one_json_line_per_request(client, caplog):
     assert records[-1]["request_id"] == "req-9" and records[-1]["status"] == 200
     assert records[-1]["model"] == "sentiment" and records[-1]["version"] == "1"
     assert records[-1]["latency_ms"] > 0
+
+
+@pytest.mark.parametrize("given", ["x" * 129, "has space", "tab\there", "ünïcode", ""])
+def test_a_request_id_that_is_not_bounded_printable_ascii_is_replaced(client, caplog, given):
+    with caplog.at_level(logging.INFO, logger="axon.access"):
+        response = client.get("/v2/health/live", headers={"X-Request-ID": given.encode("utf-8").decode("latin-1")})
+    echoed = response.headers["X-Request-ID"]
+    assert echoed != given and len(echoed) == 32
+    assert json.loads(caplog.records[-1].getMessage())["request_id"] == echoed
+
+
+def test_a_client_cannot_forge_a_log_line(client, caplog):
+    """A decoded %0a in the path (and in the model name it carries) would start a fake line."""
+    forged = "nope%0a2026-01-01 00:00:00,000 INFO [1] axon.access: {\"status\": 200}"
+    with caplog.at_level(logging.INFO):
+        assert client.get(f"/v2/models/{forged}").status_code == 404
+    records = [r for r in caplog.records if "nope" in r.getMessage()]
+    assert records and any("\n" in r.getMessage() for r in records)  # the raw message carries the newline
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h.formatter, logs.EscapingFormatter)]
+    assert len(handlers) == 1  # the app's handler, installed once, formats every logger's records
+    for record in records:
+        line = handlers[0].formatter.format(record)
+        assert "\n" not in line and "nope\\n2026-01-01" in line
+
+
+@pytest.mark.parametrize("text, escaped", [("a\nb", "a\\nb"), ("a\rb", "a\\rb"), ("\x1b[31mred", "\\x1b[31mred"),
+                                           ("line\u2028sep", "line\\u2028sep"), ("c1\x85", "c1\\x85"),
+                                           ("ünïcode ✓", "ünïcode ✓")])
+def test_escape(text, escaped):
+    assert logs.escape(text) == escaped
+    assert logs.escape("x" * 10_000).endswith("(cut: 10000 characters)")

@@ -94,3 +94,16 @@ def test_photos_of_digits_are_read_as_well_as_the_digits(app, heldout):
             correct[kind] += sum(p["class_id"] == t for p, t in zip(predictions, truth))
     assert correct["clean"] / 200 >= 0.95
     assert correct["photo"] >= correct["clean"] - 2
+
+
+def test_every_uploaded_file_is_predicted_in_the_order_sent(client, heldout):
+    """Several files under one field name (curl -F file=@a -F file=@b), and names interleaved."""
+    images, labels = heldout
+    pngs = [png_bytes(255 - images[i]) for i in range(3)]
+    expected = [str(labels[i]) for i in range(3)]
+    from urllib3 import encode_multipart_formdata  # keeps the parts in order (the test client groups them)
+
+    for fields in ([("file", 0), ("file", 1), ("file", 2)], [("a", 0), ("b", 1), ("a", 2)]):
+        body, content_type = encode_multipart_formdata([(name, (f"{i}.png", pngs[i], "image/png")) for name, i in fields])
+        response = client.post("/v1/models/mnist:predict", data=body, content_type=content_type)
+        assert [p["label"] for p in response.json["predictions"]] == expected, fields

@@ -33,9 +33,22 @@ def test_v2_bytes_strings_and_int32_tokens(client, app):
 
 
 @pytest.mark.parametrize("text", ["great flight 😀👍✈️", "Отличный полёт, спасибо", "素晴らしいフライト", "!!!"])
-def test_emoji_and_other_scripts_are_answered(client, text):
-    response = client.post(V1, json={"instances": [text]})
-    assert response.status_code == 200 and response.json["predictions"][0]["label"] in {"negative", "neutral", "positive"}
+def test_emoji_and_other_scripts_are_answered_like_their_token_ids(client, app, text):
+    """Whatever the script, the answer is the model's own for the ids the shared tokenizer makes."""
+    prediction = client.post(V1, json={"instances": [text]}).json["predictions"][0]
+    tokenizer = app.extensions["axon.dataplane"].registry.get("sentiment").tokenizer
+    ids = tokenizer.encode(text).tolist()
+    tensor = {"inputs": [{"name": "tokens", "shape": [1, len(ids)], "datatype": "INT32", "data": ids}]}
+    direct = client.post(V2, json=tensor).json["outputs"][0]["data"]
+    labels = ["negative", "neutral", "positive"]
+    assert prediction["label"] == labels[max(range(3), key=direct.__getitem__)]
+    assert all(abs(prediction["probabilities"][label] - p) < 1e-6 for label, p in zip(labels, direct))
+
+
+def test_the_english_words_of_a_mixed_text_carry_its_sentiment(client):
+    texts = ["great flight, thank you 😀👍✈️", "worst delay ever 😡 Отличный"]
+    labels = [p["label"] for p in client.post(V1, json={"instances": texts}).json["predictions"]]
+    assert labels == ["positive", "negative"]
 
 
 CASES = {

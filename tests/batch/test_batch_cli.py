@@ -193,26 +193,48 @@ def test_a_stopped_run_writes_what_was_inferred_and_the_rerun_finishes(tmp_path,
     assert job.rerun_ends_with_every_item_exactly_once()
 
 
-def test_url_mode_gives_the_same_predictions_as_in_process(tmp_path, photo_dir):
+def same_record(local, remote, tolerance: float = 1e-5) -> bool:
+    """Equal, but for float rounding: the server's probabilities travel through JSON."""
+    if isinstance(local, dict):
+        return isinstance(remote, dict) and local.keys() == remote.keys() and all(
+            same_record(local[k], remote[k], tolerance) for k in local if k != "error")
+    if isinstance(local, list):
+        return isinstance(remote, list) and len(local) == len(remote) and all(
+            same_record(a, b, tolerance) for a, b in zip(local, remote))
+    if isinstance(local, float):
+        return isinstance(remote, (int, float)) and abs(local - remote) <= tolerance
+    return local == remote
+
+
+def test_url_mode_writes_the_same_records_as_a_local_run(tmp_path, photo_dir, heldout):
+    """Images, texts and arrays; the model's own input names, datatype and default top-k
+    (mnist's is 3: a client that assumed 5, or the input name "input", wrote other records)."""
     from tests.e2e.server import Server
 
+    (tmp_path / "texts.txt").write_text("I love this airline\nworst flight ever\n\njust landed in Boston\n")
+    digits = heldout[0][:20].astype(np.float32) / 255.0
+    digits[3, 0, 0] = 2.0  # out of range: refused by both
+    np.save(tmp_path / "digits.npy", digits)
+    runs = [("efficientnet_lite0", photo_dir, []), ("sentiment", tmp_path / "texts.txt", []),
+            ("mnist", tmp_path / "digits.npy", []), ("mnist", tmp_path / "digits.npy", ["--top-k", "2"])]
     metrics = tmp_path / "metrics"
     metrics.mkdir()
     server = Server(Path(os.environ["AXON_MODEL_DIR"]), metrics, tmp_path / "gunicorn.log", workers=1)
     try:
         server.wait_ready()
-        assert main(["--model", "efficientnet_lite0", "--input", str(photo_dir), "--output",
-                     str(tmp_path / "remote.jsonl"), "--url", server.url, "--batch-size", "2"]) == 0
+        for index, (model, source, extra) in enumerate(runs):
+            assert main(["--model", model, "--input", str(source), "--output", str(tmp_path / f"remote{index}.jsonl"),
+                         "--url", server.url, "--batch-size", "2", *extra]) == 0
     finally:
         server.stop()
-    assert main(["--model", "efficientnet_lite0", "--input", str(photo_dir), "--output",
-                 str(tmp_path / "local.jsonl")]) == 0
-    remote = {r["id"]: r for r in records(tmp_path / "remote.jsonl")}
-    local = {r["id"]: r for r in records(tmp_path / "local.jsonl")}
-    assert remote.keys() == local.keys()
-    for key, record in local.items():
-        if "error" in record:
-            assert "error" in remote[key]  # refused by the server too, isolated from its batch
-        else:
-            assert remote[key]["class_id"] == record["class_id"]
-            assert abs(remote[key]["probability"] - record["probability"]) < 1e-5
+    for index, (model, source, extra) in enumerate(runs):
+        assert main(["--model", model, "--input", str(source), "--output", str(tmp_path / f"local{index}.jsonl"),
+                     *extra]) == 0
+        local = {r["id"]: r for r in records(tmp_path / f"local{index}.jsonl")}
+        remote = {r["id"]: r for r in records(tmp_path / f"remote{index}.jsonl")}
+        assert local.keys() == remote.keys() and len(local) >= 3, model
+        for key, record in local.items():
+            assert same_record(record, remote[key]), (model, record, remote[key])
+            assert ("error" in record) == ("error" in remote[key])  # refused by the server too, isolated
+        if model == "mnist":
+            assert {len(r["top_k"]) for r in local.values() if "top_k" in r} == {2 if extra else 3}

@@ -19,6 +19,8 @@ from service.protocol import RequestInput
         ([1, 3], "INT32", [[7, 8, 9]], np.array([[7, 8, 9]], np.int32)),
         ([2], "BOOL", [True, False], np.array([True, False])),
         ([0, 4], "FP32", [], np.zeros((0, 4), np.float32)),
+        ([2], "INT32", [1.0, -2.0], np.array([1, -2], np.int32)),  # whole numbers written as floats
+        ([1], "UINT8", [255], np.array([255], np.uint8)),
     ],
 )
 def test_decode_tensor(shape, datatype, data, expected):
@@ -34,11 +36,29 @@ def test_decode_tensor(shape, datatype, data, expected):
         ([2], "FP32", ["a", "b"], "list of FP32 numbers"),
         ([2], "FP32", [[1, 2], [3]], "list of FP32 numbers"),  # ragged
         ([1], "BYTES", ["x"], "not a numeric tensor"),
+        ([2], "INT32", [1.9, 2], "INT32 values must be integers"),  # was truncated to 1, silently
+        ([1], "INT32", [2 ** 31], r"must lie in \[-2147483648, 2147483647\]"),
+        ([1], "UINT8", [-1], r"must lie in \[0, 255\]"),
+        ([1], "INT64", [2 ** 70], "list of INT64 numbers"),
+        ([2], "FP32", ["0.5", "1"], "list of FP32 numbers"),  # was parsed as numbers
+        ([2], "FP32", [None, 1.0], "list of FP32 numbers"),
+        ([2], "FP32", [True, False], "not true or false"),
+        ([2], "BOOL", [1, 0], "true or false"),
+        ([1], "FP32", {"a": 1}, "list of FP32 numbers"),
+        ([1], "FP32", "0.5", "list of FP32 numbers"),
+        ([4294967296, 4294967296], "FP32", [], "needs 18446744073709551616 values, data has 0"),
     ],
 )
 def test_decode_tensor_errors(shape, datatype, data, message):
     with pytest.raises(InvalidInput, match=message):
         decode_tensor(RequestInput("x", shape, datatype, data))
+
+
+def test_decode_bytes_flattens_deep_nesting_without_recursion():
+    deep: list = ["x"]
+    for _ in range(5000):
+        deep = [deep]
+    assert decode_bytes(RequestInput("x", [1], "BYTES", deep)) == ["x"]
 
 
 @pytest.mark.parametrize(

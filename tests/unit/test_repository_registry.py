@@ -8,7 +8,7 @@ import pytest
 
 from service.errors import ModelNotFound, ModelNotReady
 from service.registry import Registry, parse_version
-from service.repository import Repository
+from service.repository import Repository, version_number
 
 
 def test_scan_finds_models_and_numeric_versions_only(model_repo):
@@ -84,7 +84,41 @@ def test_unknown_models_and_versions_are_not_found(model_repo, name, version):
         registry.get(name, version)
 
 
-def test_parse_version():
-    assert parse_version("12") == 12
-    with pytest.raises(ModelNotFound):
-        parse_version("1.5")
+@pytest.mark.parametrize("text, number", [("12", 12), ("1", 1), ("999999999999999999", 999999999999999999),
+                                          ("1.5", None), ("0", None), ("02", None), ("-1", None), ("", None),
+                                          ("²", None), ("٢", None), ("１", None), ("9" * 19, None), ("9" * 5000, None)])
+def test_versions_are_positive_integers_in_ascii_digits(text, number):
+    assert version_number(text) == number
+    if number is None:
+        with pytest.raises(ModelNotFound):
+            parse_version(text)
+    else:
+        assert parse_version(text) == number
+
+
+def test_odd_version_directories_are_not_versions(model_repo):
+    for name in ("²", "٢", "02", "9" * 30):
+        shutil.copytree(model_repo / "mnist" / "1", model_repo / "mnist" / name)
+    assert [e.version for e in Repository(model_repo).versions("mnist")] == [1, 2]
+
+
+@pytest.mark.parametrize("config", ['{"task": "x", "inputs": ["pixels"], "outputs": ["p"]}', "[1, 2]",
+                                    '{"task": "x", "inputs": [], "outputs": []}',
+                                    '{"task": "x", "preprocessing": "magic", "inputs": [{"name": "a", '
+                                    '"datatype": "FP32", "shape": [-1]}], "outputs": [{"name": "b", "datatype": '
+                                    '"FP32", "shape": [-1]}]}'])
+def test_a_config_of_the_wrong_shape_is_reported_and_the_others_load(model_repo, config):
+    shutil.copytree(model_repo / "mnist", model_repo / "odd")
+    (model_repo / "odd" / "config.json").write_text(config)
+    registry = Registry(Repository(model_repo))
+    registry.load_all()  # does not raise: the worker boots
+    assert registry.state("odd").problem and registry.get("mnist").version == 2
+    with pytest.raises(ModelNotReady):
+        registry.get("odd")
+
+
+def test_metadata_that_is_not_an_object_is_a_problem_of_that_version(model_repo):
+    (model_repo / "mnist" / "2" / "metadata.json").write_text("[1, 2, 3]")
+    registry = Registry(Repository(model_repo))
+    registry.load_all()
+    assert registry.get("mnist").version == 1 and "not a JSON object" in registry.state("mnist").failures()[2]
