@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.harness import running_server
+from service import host
 from service.batch import processes
 from service.batch.backends import HttpBackend, LocalBackend
 from service.batch.decoding import joined, prepare_chunk
@@ -24,7 +25,7 @@ from training.sentiment_data import tweets_split
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES = (1, 8, 32)
 REPEATS = 5
-WORKERS = max(1, processes.available_cores() - 1)  # the script's default beside one onnxruntime thread
+WORKERS = max(1, host.available_cores() - 1)  # the script's default beside one onnxruntime thread
 
 
 def image_inputs(directory: Path) -> list[str]:

@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from service import host
 from service.batch import items as item_sources
-from service.batch import processes
 from service.batch.backends import HttpBackend, LocalBackend
 from service.batch.output import format_of, resume
 from service.batch.progress import Progress
@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fail-on-error", action="store_true", help="exit 1 if any item failed")
     args = parser.parse_args(argv)
     if args.workers is None:  # one core each: onnxruntime's threads, then the decode workers
-        args.workers = max(1, processes.available_cores() - args.threads)
+        args.workers = max(1, host.available_cores() - args.threads)
     if args.batch_size < 1 or args.workers < 1 or args.threads < 1:
         parser.error("--batch-size, --workers and --threads must be >= 1")
     return args
