@@ -3,7 +3,8 @@
 The legacy file is: pickle(magic number), pickle(protocol version), pickle(sys info),
 pickle(the state_dict, whose tensors point at storages by key), pickle(storage keys),
 then each storage's raw bytes after an int64 element count. Only the few globals a
-state_dict needs are allowed, so the file cannot run code while it is read.
+state_dict needs are allowed, in every one of the five pickles, so the file cannot run code while
+it is read.
 """
 from __future__ import annotations
 
@@ -87,13 +88,14 @@ class _Unpickler(pickle.Unpickler):
 def load_legacy_state_dict(path: Path) -> dict[str, np.ndarray]:
     """All tensors of a legacy-format .pth state_dict as numpy arrays, by name."""
     with open(path, "rb") as handle:
-        if pickle.load(handle) != LEGACY_MAGIC:
-            raise ValueError(f"{path} is not a legacy-format torch file (wrong magic number)")
-        pickle.load(handle)  # protocol version
-        pickle.load(handle)  # sys info
         storages: dict[str, _Storage] = {}
-        state = _Unpickler(handle, storages).load()
-        keys = pickle.load(handle)
+        load = lambda: _Unpickler(handle, storages).load()  # noqa: E731 - every pickle restricted
+        if load() != LEGACY_MAGIC:
+            raise ValueError(f"{path} is not a legacy-format torch file (wrong magic number)")
+        load()  # protocol version
+        load()  # sys info
+        state = load()
+        keys = load()
         for key in keys:
             storage = storages[key]
             (count,) = struct.unpack("<q", handle.read(8))

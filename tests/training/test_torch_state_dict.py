@@ -24,12 +24,15 @@ class Evil:
         return (os.system, ("echo pwned",))
 
 
-def test_refuses_globals_a_state_dict_does_not_need(tmp_path):
+@pytest.mark.parametrize("where", ["magic number", "protocol version", "sys info", "state_dict", "storage keys"])
+def test_refuses_globals_a_state_dict_does_not_need_in_any_of_its_pickles(tmp_path, where):
+    parts = {"magic number": LEGACY_MAGIC, "protocol version": 1001, "sys info": {}, "state_dict": {},
+             "storage keys": []}
+    parts[where] = Evil() if where != "state_dict" else {"x": Evil()}
     path = tmp_path / "evil.pth"
     with open(path, "wb") as handle:
-        for header in (LEGACY_MAGIC, 1001, {}):
-            pickle.dump(header, handle)
-        pickle.dump({"x": Evil()}, handle)
+        for part in parts.values():
+            pickle.dump(part, handle)
     with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
         load_legacy_state_dict(path)
 
