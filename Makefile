@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8080
 
-.PHONY: run test bench models test-models install clean
+.PHONY: run test bench fuzz models test-models install clean
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ run: models
 
 test: models test-models
 	$(BIN)/python -m pytest
+
+# Property-based fuzzing of a real server, each of its 4 strategies for FUZZ_SECONDS (10 minutes in all).
+fuzz: models
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-150} $(BIN)/python -m pytest -s -p no:cacheprovider tests/e2e/test_fuzz.py
 
 bench: models
 	$(BIN)/python -m bench
