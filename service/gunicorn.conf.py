@@ -46,6 +46,22 @@ def on_starting(server):
     prepare_metrics_dir(_metrics_dir)
 
 
+def post_fork(server, worker):
+    """gunicorn's own error pages (a request line or header over its limits, malformed HTTP) are
+    JSON {"error": ...} like every other error, not HTML."""
+    import json
+
+    from gunicorn import util
+
+    def write_json_error(sock, status_int, reason, mesg):
+        body = json.dumps({"error": f"{reason}: {mesg}"}).encode()
+        head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n")
+        util.write_nonblock(sock, head.encode("latin-1") + body)
+
+    util.write_error = write_json_error
+
+
 def post_worker_init(worker):
     """SIGHUP to a worker rescans the model repository now (SIGHUP to the master restarts workers)."""
     import signal

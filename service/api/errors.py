@@ -39,6 +39,9 @@ def _http_message(exc: HTTPException, status: int) -> str:
         return f"method {request.method} not allowed on {request.path}"
     if status == 413:
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if request.mimetype == "multipart/form-data" and (request.content_length or limit + 1) <= limit:
+            return (f"the multipart form has more than {current_app.config['MAX_FORM_PARTS']} parts, "
+                    f"or a field over {current_app.config['MAX_FORM_MEMORY_SIZE']} bytes")
         return f"the request body is too large: the limit is {limit} bytes (AXON_MAX_REQUEST_BYTES)"
     return exc.description or exc.name
 

@@ -99,3 +99,21 @@ def test_a_url_cannot_forge_a_log_line(server):
 def test_an_8_kb_request_id_is_replaced_not_echoed(server):
     response = requests.get(server.url + "/v2/health/live", headers={"X-Request-ID": "r" * 8000}, timeout=10)
     assert response.status_code == 200 and len(response.headers["X-Request-ID"]) == 32
+
+
+def test_gunicorn_s_own_errors_are_json_too(server):
+    response = requests.get(server.url + "/v2/models/" + "a" * 5000, timeout=10)
+    assert response.status_code == 414 and "Request Line is too large" in response.json()["error"]
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /v2 HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+        head, _, body = sock.recv(4096).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head
+    assert "Invalid HTTP Header" in json.loads(body)["error"]
+
+
+def test_a_form_of_too_many_parts_says_so(server, heldout):
+    png = png_bytes(heldout[0][0])
+    response = requests.post(server.url + "/v1/models/mnist:predict", files=[("f", ("a.png", png))] * 1001, timeout=30)
+    assert response.status_code == 413 and "more than 1000 parts" in response.json()["error"]
