@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8080
 
-.PHONY: run test bench fuzz models test-models install clean
+.PHONY: run test image-test bench fuzz models test-models install clean
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ run: models
 
 test: models test-models
 	$(BIN)/python -m pytest
+
+# The container image, built and run for real (also part of `make test`).
+image-test: models
+	$(BIN)/python -m pytest -s -p no:cacheprovider tests/image
 
 # Property-based fuzzing of a real server, each of its 4 strategies for FUZZ_SECONDS (10 minutes in all).
 fuzz: models

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from training.export import publish_readable
 from training.resnet50 import WeightsUnavailable
 
 # Every model and the versions its builder writes.
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{name}] skipped (--skip)", flush=True)
             continue
         if args.missing_only and is_built(args.models, name):
+            for version in VERSIONS[name]:  # built before versions were published readable (0700)
+                publish_readable(args.models / name / str(version))
             print(f"[{name}] already built in {args.models / name}, skipping", flush=True)
             continue
         started = time.perf_counter()

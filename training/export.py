@@ -76,6 +76,14 @@ def check_parity(model: Any, onnx_bytes: bytes, inputs: np.ndarray, tolerance: f
     return diff
 
 
+def publish_readable(directory: Path) -> None:
+    """Directories 0755, files 0644, whatever the trainer's umask (mkdtemp makes 0700): the server
+    often runs as another user (uid 10001 in the image, a read-only volume in Kubernetes)."""
+    directory.chmod(0o755)
+    for path in directory.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def write_version(model_dir: Path, version: int, onnx_bytes: bytes, metadata: dict[str, Any],
                   assets: dict[str, bytes] | None = None) -> Path:
     """Write model.onnx + metadata.json (+ assets, e.g. vocab.json) into models/<name>/<version>/ atomically."""
@@ -95,6 +103,7 @@ def write_version(model_dir: Path, version: int, onnx_bytes: bytes, metadata: di
             "tools": tool_versions(),
         }
         (staging / "metadata.json").write_text(json.dumps(full, indent=2) + "\n")
+        publish_readable(staging)
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)

@@ -40,3 +40,20 @@ def test_parity_failure_writes_nothing(tmp_path, monkeypatch):
         export_module.export(tiny_model(), model_dir=tmp_path / "tiny", version=1, input_name="features",
                              parity_inputs=inputs, metadata={})
     assert not (tmp_path / "tiny" / "1").exists()
+
+
+def test_a_published_version_is_readable_by_any_user_whatever_the_umask(tmp_path):
+    """mkdtemp makes 0700 directories: a server running as another user (uid 10001 in the image, a
+    read-only volume) could not enter them, and the image never started."""
+    import os
+    import stat
+
+    previous = os.umask(0o077)
+    try:
+        path = export_module.write_version(tmp_path / "tiny", 1, b"onnx bytes", {"name": "tiny"},
+                                           assets={"vocab.json": b"{}"})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.iterdir()} == {
+        "model.onnx": 0o644, "metadata.json": 0o644, "vocab.json": 0o644}
