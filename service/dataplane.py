@@ -5,22 +5,24 @@ Callable without Flask: `DataPlane(registry, settings).predict("mnist", None, [p
 from __future__ import annotations
 
 import time
+import weakref
 from contextlib import nullcontext
-from typing import Any, ContextManager, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, ContextManager, Mapping, Sequence
 
 import numpy as np
 
 from service import inputs
 from service.batching import Batcher
 from service.codecs.image import DecodingGate, b64decode
-from service.codecs.predictions import Labeller, resolve_top_k
-from service.codecs.tensor import decode_bytes, decode_tensor, encode_tensor
-from service.errors import InvalidInput, ModelNotReady
-from service.inputs import Item
+from service.codecs.tensor import decode_bytes, decode_tensor
+from service.errors import InvalidInput, ModelNotReady, shown
+from service.inputs import Item, Prepared
 from service.metrics import Metrics
 from service.protocol import InferenceRequest, InferenceResponse, RequestInput
 from service.registry import LoadedModel, Registry
 from service.settings import Settings
+from service.tasks import task_of
 
 SERVER_NAME = "axon"
 SERVER_VERSION = "0.1.0"
@@ -51,7 +53,7 @@ class DataPlane:
     def model_metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
         model = self.registry.get(name, version)
         state = self.registry.state(name)
-        config = model.config
+        config, task = model.config, task_of(model)
         return {
             "name": name,
             "versions": [str(v) for v in sorted(state.versions)],
@@ -68,7 +70,7 @@ class DataPlane:
                 "metrics": model.metadata.get("metrics", {}),
                 "dataset": model.metadata.get("dataset", {}),
                 "failed_versions": {str(v): why for v, why in state.failures().items()},
-                "top_k": resolve_top_k(model, None, self.settings.top_k),  # what /v1 answers by default
+                **task.describe(task.options(model, {}, self.settings)),  # what /v1 answers by default
                 **({"raw_input": {**config.raw_input.to_json(), "content": config.raw_input.content}}
                    if config.raw_input else {}),
                 **({"warning": model.warning} if model.warning else {}),
@@ -82,8 +84,8 @@ class DataPlane:
         batcher = self.batcher(model)
         return batcher.expecting() if batcher is not None else nullcontext()
 
-    def run(self, model: LoadedModel, batch: np.ndarray) -> np.ndarray:
-        """Probabilities for a validated batch: through the model's batcher when it has dynamic batching."""
+    def run(self, model: LoadedModel, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """The model's outputs for a validated batch: through its batcher when it has dynamic batching."""
         batcher = self.batcher(model)
         if batcher is None:
             return self.infer_now(model, batch)
@@ -94,36 +96,48 @@ class DataPlane:
         config = model.config.dynamic_batching
         if config is None:
             return None
-        return model.batcher_for(lambda: Batcher(
-            f"{model.name}/{model.version}", lambda batch: self.infer_now(model, batch), config,
-            lambda rows, waits, depth: self.metrics.observe_batch(*model.labels, rows, waits, depth)))
+        plane, metrics = weakref.ref(self), self.metrics  # the batcher's thread must not keep the app alive
 
-    def infer_now(self, model: LoadedModel, batch: np.ndarray) -> np.ndarray:
-        """One onnxruntime call, timed and counted in one place."""
+        def run(batch: np.ndarray) -> dict[str, np.ndarray]:
+            alive = plane()
+            if alive is None:
+                raise RuntimeError("the app this batcher served is gone")
+            return alive.infer_now(model, batch)
+
+        return model.batcher_for(lambda: Batcher(
+            f"{model.name}/{model.version}", run, config,
+            lambda rows, waits, depth: metrics.observe_batch(*model.labels, rows, waits, depth)))
+
+    def infer_now(self, model: LoadedModel, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """One onnxruntime call, timed and counted in one place: every output, by name."""
         started = time.perf_counter()
         outputs = model.runtime.run({model.config.inputs[0].name: batch})
         self.metrics.inference_seconds.labels(*model.labels).observe(time.perf_counter() - started)
         self.metrics.inference_items.labels(*model.labels).inc(len(batch))
-        return outputs[model.config.outputs[0].name]
+        return outputs
 
     def infer(self, name: str, version: str | None, request: InferenceRequest) -> InferenceResponse:
-        """Open Inference Protocol infer: one input tensor (numeric, or BYTES of encoded images)."""
+        """Open Inference Protocol infer: one input tensor (numeric, or BYTES of encoded images or texts)."""
         model = self.registry.get(name, version)
         if len(request.inputs) != 1:
             raise InvalidInput(f"model '{name}' takes exactly one input, got {len(request.inputs)}")
-        output_name = model.config.outputs[0].name
-        if request.outputs and any(o != output_name for o in request.outputs):
-            raise InvalidInput(f"model '{name}' has one output, '{output_name}'; asked for {request.outputs}")
+        names = [spec.name for spec in model.config.outputs]
+        unknown = [o for o in request.outputs or [] if o not in names]
+        if unknown:
+            raise InvalidInput(f"model '{name}' has no output {shown(unknown[0])}; its outputs: {', '.join(names)}")
+        task = task_of(model)
+        options = task.options(model, request.parameters, self.settings)
         with self.expecting(model):
-            batch = self._prepare_v2(model, request.inputs[0])
-        probabilities = self.run(model, batch)
+            prepared = self._prepare_v2(model, request.inputs[0])
+        outputs = task.v2(model, task.results(model, self.run(model, prepared.batch), prepared, options))
+        if request.outputs:
+            outputs = [output for output in outputs if output.name in request.outputs]
         return InferenceResponse(
-            model_name=name, model_version=str(model.version), id=request.id,
-            outputs=[encode_tensor(output_name, probabilities)],
+            model_name=name, model_version=str(model.version), id=request.id, outputs=outputs,
             parameters={"warning": model.warning} if model.warning else {},
         )
 
-    def _prepare_v2(self, model: LoadedModel, tensor: RequestInput) -> np.ndarray:
+    def _prepare_v2(self, model: LoadedModel, tensor: RequestInput) -> Prepared:
         expected, raw = model.config.inputs[0], model.config.raw_input
         if raw is not None and tensor.name == raw.name:
             elements = decode_bytes(tensor)
@@ -135,17 +149,31 @@ class DataPlane:
         if tensor.datatype != expected.datatype:
             raise InvalidInput(f"input '{tensor.name}': model '{model.name}' takes {expected.datatype}, "
                                f"got {tensor.datatype}; its inputs: {_inputs_of(model)}")
-        return inputs.check_tensor(model, decode_tensor(tensor), self.settings)
+        return Prepared.of_tensor(inputs.check_tensor(model, decode_tensor(tensor), self.settings))
 
     def predict(self, name: str, version: str | None, items: Sequence[Item],
-                top_k: Any = None) -> tuple[LoadedModel, list[dict[str, Any]]]:
-        """TF Serving-style predict: items in, labelled predictions out."""
+                given: Mapping[str, Any] | None = None) -> Prediction:
+        """TF Serving-style predict: items in, one result per item out (labelled predictions, or
+        detections), with the options the request gave (top_k; detection thresholds)."""
         model = self.registry.get(name, version)
-        label = Labeller.of(model, resolve_top_k(model, top_k, self.settings.top_k))
+        task = task_of(model)
+        options = task.options(model, given or {}, self.settings)
         with self.expecting(model):
-            batch = inputs.prepare(model, items, self.settings, self.decoding)
-        probabilities = self.run(model, batch)
-        return model, [label(row) for row in probabilities]
+            prepared = inputs.prepare(model, items, self.settings, self.decoding)
+        results = task.results(model, self.run(model, prepared.batch), prepared, options)
+        return Prediction(model, results, task.formatter(model, options))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a V1 predict found: the model that ran, each item's result, and their formatter."""
+
+    model: LoadedModel
+    results: Any
+    formatter: Callable[[Any], dict[str, Any]]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [self.formatter(result) for result in self.results]
 
 
 def _inputs_of(model: LoadedModel) -> str:
