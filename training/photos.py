@@ -70,3 +70,16 @@ def photo_variants() -> list[tuple[str, Image.Image]]:
         }
         variants += [(f"{name}#{kind}", crop) for kind, crop in crops.items()]
     return variants
+
+
+# Detection test photos nobody here drew the boxes for, and the packaged photos that show objects.
+DETECTION_PHOTOS = ("bus.jpg", "zidane.jpg", "motorcycle_left.png", "astronaut.png", "coffee.png", "chelsea.png")
+
+
+def detection_photo_bytes(name: str) -> bytes:
+    """A photo from the ultralytics wheel (fetched once, see training/sources.py) or a packaged one."""
+    if name in PHOTOS:
+        return photo_bytes(name)
+    from training.sources import DETECTION_PHOTOS as ARCHIVE, fetch
+
+    return fetch(ARCHIVE)[name].read_bytes()

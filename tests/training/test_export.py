@@ -33,8 +33,8 @@ def test_export_writes_verified_model_and_metadata(tmp_path):
 
 
 def test_parity_failure_writes_nothing(tmp_path, monkeypatch):
-    real_run = export_module.run_onnx
-    monkeypatch.setattr(export_module, "run_onnx", lambda onnx_bytes, x: real_run(onnx_bytes, x) + 1e-3)
+    real_run = export_module.run_onnx_all
+    monkeypatch.setattr(export_module, "run_onnx_all", lambda onnx_bytes, x: [o + 1e-3 for o in real_run(onnx_bytes, x)])
     inputs = np.random.default_rng(0).random((8, 4), dtype=np.float32)
     with pytest.raises(export_module.ParityError, match="nothing written"):
         export_module.export(tiny_model(), model_dir=tmp_path / "tiny", version=1, input_name="features",
