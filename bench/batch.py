@@ -90,7 +90,7 @@ def run_one(model: str, make_inputs) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         items = collect(make_inputs(directory))
-        local = LocalBackend(settings, model, None, threads=1, top_k=None)
+        local = LocalBackend(settings, model, None, threads=1)
         prepared = prepared_inputs(local, items)
         figures = {}
         for batch in BATCHES:  # side by side, alternating, median of REPEATS each
@@ -108,7 +108,7 @@ def run_one(model: str, make_inputs) -> dict:
             row["running / onnxruntime alone"] = row["script, running"] / row["onnxruntime alone"]
             figures[f"batch {batch}"] = row
         with running_server(ROOT / "models") as server:
-            remote = HttpBackend(server.url, model, None, None)
+            remote = HttpBackend(server.url, model, None)
             sample = items[:300]
             http = statistics.median(script_summary(remote, sample, 1, directory).running_throughput
                                      for _ in range(REPEATS))

@@ -16,6 +16,7 @@ DEFAULT_MAX_PIXELS = 40_000_000
 # The formats a client may send. Pillow reads dozens more (PSD, ICNS, FITS, ...): each one is attack
 # surface that no photo upload needs.
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF")
+EXIF_ORIENTATION = 0x0112  # values 5-8 turn the image a quarter: width and height swap
 
 
 class ImageError(ValueError):
@@ -26,15 +27,19 @@ class ImageTooLarge(ImageError):
     """The image has more pixels than the configured limit (decompression-bomb guard)."""
 
 
-def open_image(data: bytes, draft_size: tuple[int, int] | None = None) -> Image.Image:
-    """Read the header only. With `draft_size`, a JPEG is set to decode at the smallest 1/2, 1/4 or
-    1/8 scale that stays at least that large (much faster for big photos, and 4-64x fewer pixels)."""
+def open_image(data: bytes, draft_size: tuple[int, int] | None = None) -> tuple[Image.Image, tuple[int, int]]:
+    """Read the header only: (the image, its upright size). With `draft_size`, a JPEG is set to decode
+    at the smallest 1/2, 1/4 or 1/8 scale that stays at least that large (much faster for big photos,
+    and 4-64x fewer pixels); the upright size is the full one, EXIF orientation applied, the size in
+    which a detector's boxes are given."""
     if not data:
         raise ImageError("the image is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)
+        width, height = image.size
+        upright = (height, width) if _orientation(image) in (5, 6, 7, 8) else (width, height)
         if draft_size and image.format == "JPEG":
             image.draft(None, draft_size)
     except UnidentifiedImageError:
@@ -43,7 +48,14 @@ def open_image(data: bytes, draft_size: tuple[int, int] | None = None) -> Image.
         raise ImageTooLarge(f"the image is too large: {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"the image cannot be decoded: {exc}") from None
-    return image
+    return image, upright
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:  # noqa: BLE001 - a malformed EXIF block: taken as upright, as exif_transpose does
+        return 1
 
 
 def check_pixels(image: Image.Image, max_pixels: int) -> None:
@@ -65,7 +77,7 @@ def load_image(image: Image.Image) -> Image.Image:
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS,
                  draft_size: tuple[int, int] | None = None) -> Image.Image:
     """Open, check the pixels decoding would produce against `max_pixels`, decode."""
-    image = open_image(data, draft_size)
+    image, _ = open_image(data, draft_size)
     check_pixels(image, max_pixels)
     return load_image(image)
 

@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -53,7 +53,7 @@ class Batcher:
     a request that submits after that runs alone in its own thread, so none waits on a queue that
     nobody reads."""
 
-    def __init__(self, name: str, run: Callable[[np.ndarray], np.ndarray], config: BatchingConfig,
+    def __init__(self, name: str, run: Callable[[np.ndarray], Any], config: BatchingConfig,
                  observe: Callable[[int, list[float], int], None] | None = None):
         self.name = name
         self.run = run
@@ -81,7 +81,7 @@ class Batcher:
             with self.coming_lock:
                 self.coming -= 1
 
-    def submit(self, batch: np.ndarray, timeout_s: float) -> np.ndarray:
+    def submit(self, batch: np.ndarray, timeout_s: float) -> Any:
         pending = _Pending(batch)
         with self.closing_lock:
             closed = self.closed
@@ -160,5 +160,12 @@ class Batcher:
             return
         start = 0
         for pending in batch:
-            pending.future.set_result(outputs[start : start + len(pending.batch)])
+            pending.future.set_result(_rows(outputs, start, start + len(pending.batch)))
             start += len(pending.batch)
+
+
+def _rows(outputs: Any, start: int, stop: int) -> Any:
+    """Rows start:stop of a merged run's outputs: one array, or a model's outputs by name."""
+    if isinstance(outputs, Mapping):
+        return {name: value[start:stop] for name, value in outputs.items()}
+    return outputs[start:stop]

@@ -5,6 +5,7 @@ value range, token ids, batch size, text length, image decoding.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence, Union
 
 import numpy as np
@@ -36,15 +37,31 @@ def check_batch_size(model: LoadedModel, size: int, settings: Settings) -> None:
         raise PayloadTooLarge(f"{size} instances in one request; the limit is {limit}")
 
 
+@dataclass
+class Prepared:
+    """A validated batch, and each item's upright image size (None for texts and arrays): the size
+    in which a detector's boxes are given back."""
+
+    batch: np.ndarray
+    sizes: list[tuple[int, int] | None]
+
+    @classmethod
+    def of_tensor(cls, batch: np.ndarray) -> "Prepared":
+        return cls(batch, [None] * len(batch))
+
+    def __len__(self) -> int:
+        return len(self.batch)
+
+
 def prepare(model: LoadedModel, items: Sequence[Item], settings: Settings,
-            gate: DecodingGate | None = None) -> np.ndarray:
+            gate: DecodingGate | None = None) -> Prepared:
     """Items -> one validated batch for the model. Images pass the worker's decoding `gate`."""
     if not items:
         raise InvalidInput("no instances to predict")
     check_batch_size(model, len(items), settings)
     if model.tokenizer is not None:
         rows = [text_ids(model, item, settings, f"instance {i}") for i, item in enumerate(items)]
-        return check_tensor(model, np.stack(rows), settings)
+        return Prepared.of_tensor(check_tensor(model, np.stack(rows), settings))
     item_shape = tuple(model.config.inputs[0].shape[1:])
     budget = pixel_budget(model, settings, gate)
     opened = {}  # every image's header first: a request over its pixel budget is refused before any decoding
@@ -53,7 +70,7 @@ def prepare(model: LoadedModel, items: Sequence[Item], settings: Settings,
             if not model.config.preprocessing:
                 raise InvalidInput(f"instance {index}: model '{model.name}' does not take images")
             opened[index] = open_encoded(bytes(item), model.config.preprocessing, budget, f"instance {index}")
-    rows = []
+    rows, sizes = [], [opened[i].size if i in opened else None for i in range(len(items))]
     for index, item in enumerate(items):
         where = f"instance {index}"
         if index in opened:
@@ -62,7 +79,7 @@ def prepare(model: LoadedModel, items: Sequence[Item], settings: Settings,
             raise InvalidInput(f"{where}: model '{model.name}' takes images or arrays, not text")
         else:
             rows.append(item_array(item, item_shape, where))
-    return check_tensor(model, np.stack(rows), settings)
+    return Prepared(check_tensor(model, np.stack(rows), settings), sizes)
 
 
 def utf8_text(data: bytes, where: str = "") -> str:

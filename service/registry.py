@@ -11,6 +11,7 @@ import numpy as np
 
 from preprocessing.text import Tokenizer
 from service.batching import Batcher
+from service.codecs.detections import Decoder
 from service.errors import ModelNotFound, ModelNotReady
 from service.repository import ModelConfig, Repository, RepositoryError, VersionEntry, version_number
 from service.runtime import OnnxModel
@@ -27,6 +28,7 @@ class LoadedModel:
     entry: VersionEntry
     runtime: OnnxModel
     tokenizer: Tokenizer | None = None  # text models: the vocabulary written beside model.onnx
+    decoder: Decoder | None = None  # detectors: how their outputs decode (decoder.json beside model.onnx)
     batcher: Batcher | None = None  # set on first use when config.json asks for dynamic batching
     retired: bool = False  # no longer handed out; requests that hold it still finish
 
@@ -210,7 +212,8 @@ class Registry:
         if runtime.input_names != expected:
             raise RepositoryError(f"ONNX inputs {runtime.input_names} do not match config.json {expected}")
         tokenizer = Tokenizer.load(entry.path / "vocab.json") if config.preprocessing == "text" else None
-        model = LoadedModel(config, entry, runtime, tokenizer)
+        decoder = Decoder.load(entry.path / "decoder.json") if config.task == "object_detection" else None
+        model = LoadedModel(config, entry, runtime, tokenizer, decoder)
         warm_up(model)
         seconds = time.perf_counter() - started
         log.info("loaded %s version %d in %.3fs (weights: %s)", config.name, entry.version, seconds,

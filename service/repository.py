@@ -14,11 +14,13 @@ from typing import Any
 import numpy as np
 
 from service.batching import BatchingConfig
+from service.codecs.detections import DetectionOptions
 from service.codecs.image import PREPROCESSORS
 from service.protocol import DATATYPES
 
 log = logging.getLogger(__name__)
 PREPROCESSING = {*PREPROCESSORS, "text"}  # config.json "preprocessing": an image transform, or the tokenizer
+TASKS = ("image_classification", "text_classification", "object_detection")  # service/tasks.py serves each
 
 
 class RepositoryError(ValueError):
@@ -97,6 +99,7 @@ class ModelConfig:
     max_image_pixels: int | None = None  # per image, when the model needs fewer than the server allows
     top_k: int = 5
     dynamic_batching: BatchingConfig | None = None  # opt-in, per model
+    detection: DetectionOptions = DetectionOptions()  # object detection: the request options' defaults
     version_policy: VersionPolicy = VersionPolicy()
     signature: tuple = ()  # config.json and labels file mtimes: a change reloads the model
 
@@ -166,6 +169,8 @@ class Repository:
             labels: list[str] = []
             if raw.get("labels"):
                 labels = (directory / raw["labels"]).read_text().splitlines()
+            if raw["task"] not in TASKS:
+                raise ValueError(f"unknown task {raw['task']!r}; one of {', '.join(TASKS)}")
             preprocessing = raw.get("preprocessing")
             if preprocessing is not None and preprocessing not in PREPROCESSING:
                 raise ValueError(f"unknown preprocessing {preprocessing!r}; one of {', '.join(sorted(PREPROCESSING))}")
@@ -182,6 +187,7 @@ class Repository:
                 top_k=int(raw.get("top_k", 5)),
                 dynamic_batching=BatchingConfig.from_json(raw["dynamic_batching"]) if raw.get("dynamic_batching") else None,
                 version_policy=VersionPolicy.from_json(raw.get("version_policy")),
+                detection=DetectionOptions.from_json(raw.get("detection")),
                 signature=self.config_signature(name),
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: a list for an object

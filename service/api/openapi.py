@@ -53,7 +53,14 @@ def build(models: list[str]) -> dict[str, Any]:
     model = {"name": "model", "in": "path", "required": True,
              "schema": {"type": "string", **({"enum": models} if models else {})}}
     version = {"name": "version", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}
-    top_k = {"name": "top_k", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}}
+    top_k = {"name": "top_k", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1},
+             "description": "classifiers: labels per prediction"}
+    detection = [{"name": name, "in": "query", "required": False, "schema": schema, "description": "detectors"}
+                 for name, schema in (("score_threshold", {"type": "number", "minimum": 0, "maximum": 1}),
+                                      ("iou_threshold", {"type": "number", "minimum": 0, "maximum": 1}),
+                                      ("max_detections", {"type": "integer", "minimum": 1, "maximum": 1000}))]
+    drawn = {"name": "format", "in": "query", "required": False, "schema": {"type": "string", "enum": ["json", "png"]},
+             "description": "detectors: png answers the image with its boxes drawn"}
     model_errors = ("401", "404", "503")
     infer_errors = ("400", "401", "404", "413", "415", "503", "504")
     binary = {"type": "string", "format": "binary"}
@@ -81,9 +88,12 @@ def build(models: list[str]) -> dict[str, Any]:
     for prefix, params in (("/v1/models/{model}", [model]), ("/v1/models/{model}/versions/{version}", [model, version])):
         paths[prefix] = {"get": _operation("TF Serving model status", "Model status", _ref("ModelStatus"),
                                            *model_errors, params=params)}
-        paths[prefix + ":predict"] = {"post": _operation(
+        predict = _operation(
             "Predict: TF Serving JSON (instances / inputs), multipart upload, raw image or text body",
-            "Predictions", _ref("PredictResponse"), *infer_errors, params=[*params, top_k], body=predict_body)}
+            "Predictions", _ref("PredictResponse"), *infer_errors, params=[*params, top_k, *detection, drawn],
+            body=predict_body)
+        predict["responses"]["200"]["content"]["image/png"] = {"schema": binary}
+        paths[prefix + ":predict"] = {"post": predict}
     return {
         "openapi": "3.0.3",
         "info": {"title": "Axon", "version": "0.1.0",
@@ -131,7 +141,13 @@ def _schemas() -> dict[str, Any]:
             "instances": {"type": "array", "description": 'texts, (nested) lists of numbers, or {"b64": "..."}'},
             "inputs": {"description": "columnar: a list, or {input name: list}"},
             "signature_name": {"type": "string"}, "parameters": OBJECT}},
-        "Prediction": {"type": "object", "required": ["label", "class_id", "probability"], "properties": {
+        "Prediction": {"oneOf": [_ref("Classification"), _ref("Detections")]},
+        "Detections": {"type": "object", "required": ["detections"], "properties": {"detections": {
+            "type": "array", "items": {"type": "object", "required": ["label", "class_id", "score", "box"], "properties": {
+                "label": {"type": "string"}, "class_id": {"type": "integer"}, "score": {"type": "number"},
+                "box": {"type": "object", "required": ["x_min", "y_min", "x_max", "y_max"],
+                        "properties": {k: {"type": "number"} for k in ("x_min", "y_min", "x_max", "y_max")}}}}}}},
+        "Classification": {"type": "object", "required": ["label", "class_id", "probability"], "properties": {
             "label": {"type": "string"}, "class_id": {"type": "integer"}, "probability": {"type": "number"},
             "top_k": {"type": "array", "items": OBJECT}, "probabilities": OBJECT}},
         "PredictResponse": {"type": "object", "required": ["predictions"], "properties": {

@@ -6,6 +6,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from service.api.common import dataplane, is_json, read_json, resolve
+from preprocessing.images import ImageError, check_pixels, load_image, open_image
+from service.codecs.detections import DetectionFormatter, draw
 from service.codecs.image import b64decode
 from service.errors import InvalidInput, UnsupportedMediaType, shown
 from service.inputs import Item, utf8_text
@@ -32,17 +34,54 @@ def model_status(name: str, version: str | None = None) -> Response:
 @bp.post("/models/<name>:predict")
 @bp.post("/models/<name>/versions/<version>:predict")
 def predict(name: str, version: str | None = None) -> Response:
-    items, top_k = _items_from_request(resolve(name, version).config)
+    items, given = _items_from_request(resolve(name, version).config)
+    drawn = _wants_drawing()
     # The model that ran, not the one resolved above: a hot reload may change the default in between.
-    model, predictions = dataplane().predict(name, version, items, top_k)
-    body = {"predictions": predictions, "model_name": model.name, "model_version": str(model.version)}
+    prediction = dataplane().predict(name, version, items, given)
+    model = prediction.model
+    if drawn:
+        return Response(_drawing(prediction, items), content_type="image/png",
+                        headers={"X-Model-Name": model.name, "X-Model-Version": str(model.version)})
+    body = {"predictions": prediction.records(), "model_name": model.name, "model_version": str(model.version)}
     if model.warning:
         body["warning"] = model.warning
     return jsonify(body)
 
 
-def _items_from_request(config: ModelConfig) -> tuple[list[Item], Any]:
-    top_k = request.args.get("top_k")
+# Request options a query string may give (`?top_k=3`, `?score_threshold=0.2`), as `parameters` can.
+OPTIONS = ("top_k", "score_threshold", "iou_threshold", "max_detections")
+
+
+def _wants_drawing() -> bool:
+    """`?format=png`, or an Accept header that prefers an image to JSON: the photo with its boxes drawn."""
+    wanted = request.args.get("format")
+    if wanted is not None and wanted not in ("json", "png"):
+        raise InvalidInput(f"format must be json or png, got {shown(wanted)}")
+    if wanted is not None:
+        return wanted == "png"
+    best = request.accept_mimetypes.best_match(["application/json", "image/png"])
+    return best == "image/png" and request.accept_mimetypes["image/png"] > request.accept_mimetypes["application/json"]
+
+
+def _drawing(prediction: Any, items: list[Item]) -> bytes:
+    formatter = prediction.formatter
+    if not isinstance(formatter, DetectionFormatter):
+        raise InvalidInput(f"model '{prediction.model.name}' is not a detector: only detections are drawn; "
+                           "ask for JSON")
+    if len(items) != 1 or not isinstance(items[0], (bytes, bytearray)):
+        raise InvalidInput(f"a drawing is of one image; this request has {len(items)} instances")
+    plane = dataplane()
+    try:
+        image, _ = open_image(bytes(items[0]))  # full size, not a draft: the boxes are in its pixels
+        check_pixels(image, plane.settings.max_image_pixels)
+        with plane.decoding.room(image.size[0] * image.size[1], plane.settings.request_timeout_s):
+            return draw(load_image(image), prediction.results[0], formatter)
+    except ImageError as exc:
+        raise InvalidInput(f"instance 0: {exc}") from None
+
+
+def _items_from_request(config: ModelConfig) -> tuple[list[Item], dict[str, Any]]:
+    given = {name: request.args[name] for name in OPTIONS if name in request.args}
     mimetype = request.mimetype or ""
     if mimetype == "multipart/form-data":
         if request.form:  # a field that is not a file would be silently left out
@@ -52,13 +91,13 @@ def _items_from_request(config: ModelConfig) -> tuple[list[Item], Any]:
         files = [upload.read() for _, upload in request.files.in_order]  # every file, in the order sent
         if not files:
             raise InvalidInput("the multipart form has no file; send the image as a file field")
-        return files, top_k
+        return files, given
     if mimetype.startswith(RAW_TYPES) or mimetype == "text/plain":  # one image, or one text
         body = request.get_data(cache=True)
         is_text = mimetype == "text/plain"
         if not body:
             raise InvalidInput(f"the request body is empty; send the {'text' if is_text else 'image bytes'}")
-        return [utf8_text(body) if is_text else body], top_k
+        return [utf8_text(body) if is_text else body], given
     if mimetype and not is_json(mimetype):
         raise UnsupportedMediaType(
             f"content type '{mimetype}' is not supported; send application/json, "
@@ -70,14 +109,14 @@ def _items_from_request(config: ModelConfig) -> tuple[list[Item], Any]:
     parameters = body.get("parameters")
     if parameters is not None and not isinstance(parameters, dict):
         raise InvalidInput(f"'parameters' must be an object, got {type(parameters).__name__}")
-    top_k = (parameters or {}).get("top_k", top_k)
+    given = {**given, **(parameters or {})}
     if "instances" in body and "inputs" in body:
         raise InvalidInput('the body has both "instances" and "inputs"; send one of them')
     names = _input_names(config)
     if "instances" in body:
-        return _rows(body["instances"], names), top_k
+        return _rows(body["instances"], names), given
     if "inputs" in body:
-        return _columns(body["inputs"], names), top_k
+        return _columns(body["inputs"], names), given
     raise InvalidInput('the body needs "instances" (row format) or "inputs" (columnar format)')
 
 

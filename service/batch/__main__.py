@@ -39,7 +39,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (default: 1)")
     parser.add_argument("--workers", type=int,
                         help="decode processes (default: the cores onnxruntime leaves free, at least 1)")
-    parser.add_argument("--top-k", type=int)
+    parser.add_argument("--top-k", type=int, help="classifiers: labels per record (default: the model's)")
+    parser.add_argument("--score-threshold", type=float, help="detectors (default: the model's, 0.25)")
+    parser.add_argument("--iou-threshold", type=float, help="detectors: class-wise NMS overlap (default 0.45)")
+    parser.add_argument("--max-detections", type=int, help="detectors: per image (default 100)")
     parser.add_argument("--url", help="send the work to a running server (V2 protocol) instead")
     parser.add_argument("--shard", help="INDEX/COUNT: process a deterministic slice of the inputs")
     parser.add_argument("--shard-count", type=int,
@@ -78,10 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         index, count = shard_of(args)
         all_items = item_sources.collect(args.input, args.column, args.field)
         items = item_sources.shard(all_items, index, count)
+        given = {"top_k": args.top_k, "score_threshold": args.score_threshold, "iou_threshold": args.iou_threshold,
+                 "max_detections": args.max_detections}
         if args.url:
-            backend = HttpBackend(args.url, args.model, args.version, args.top_k)
+            backend = HttpBackend(args.url, args.model, args.version, given)
         else:
-            backend = LocalBackend(Settings.from_env(), args.model, args.version, args.threads, args.top_k)
+            backend = LocalBackend(Settings.from_env(), args.model, args.version, args.threads, given)
     except (item_sources.InputError, AxonError, RuntimeError, ValueError) as exc:
         print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2

@@ -17,12 +17,16 @@ from typing import Any
 import numpy as np
 
 from service import inputs
-from service.codecs.predictions import Labeller, resolve_top_k
+from service.codecs.detections import DetectionFormatter
+from service.codecs.predictions import Labeller
 from service.dataplane import DataPlane
 from service.errors import AxonError
+from service.inputs import Prepared
+from preprocessing.detection import Detections
 from service.registry import LoadedModel, Registry
 from service.repository import Repository
 from service.settings import Settings
+from service.tasks import task_of
 
 
 class BatchRejected(Exception):
@@ -43,29 +47,34 @@ class LocalPreparer:
         self.item_shape = shape if all(size > 0 for size in shape) else None  # None: sizes vary
         self.dtype = spec.dtype
 
-    def prepare(self, value: Any) -> np.ndarray:
+    def prepare(self, value: Any) -> Prepared:
         try:
             return inputs.prepare(self.model, [value], self.settings)
         except AxonError as exc:
             exc.message = exc.message.removeprefix("instance 0: ")  # one item at a time: no index to give
             raise
 
-    def prepare_many(self, values: list[Any]) -> np.ndarray:
+    def prepare_many(self, values: list[Any]) -> Prepared:
         return inputs.prepare(self.model, values, self.settings)
 
 
 class LocalBackend:
-    def __init__(self, settings: Settings, name: str, version: str | None, threads: int, top_k: int | None):
+    def __init__(self, settings: Settings, name: str, version: str | None, threads: int,
+                 given: dict[str, Any] | None = None):
         registry = Registry(Repository(settings.model_dir), threads, only={name})
         registry.load_all()
         self.model = registry.get(name, version)  # ModelNotFound / ModelNotReady: reported by the CLI
         self.dataplane = DataPlane(registry, settings)
         self.name, self.version = self.model.name, str(self.model.version)
         self.preparer = LocalPreparer(self.model, settings)
-        self.labeller = Labeller.of(self.model, resolve_top_k(self.model, top_k, settings.top_k))
+        self.task = task_of(self.model)
+        self.options = self.task.options(self.model, given or {}, settings)  # top_k; detection thresholds
+        self.labeller = self.task.formatter(self.model, self.options)
 
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        return self.dataplane.infer_now(self.model, batch)
+    def infer(self, prepared: Prepared) -> Any:
+        """Each item's result (probabilities, or detections in its image's pixels)."""
+        outputs = self.dataplane.infer_now(self.model, prepared.batch)
+        return self.task.results(self.model, outputs, prepared, self.options)
 
 
 class HttpPreparer:
@@ -87,10 +96,12 @@ class HttpPreparer:
 
 class HttpBackend:
     """The same work sent to a running Axon (or any V2 server that takes these inputs). Everything
-    a local run takes from the model (input names and datatype, labels, the default top-k) is read
-    from the server's model metadata, so that both runs write the same records."""
+    a local run takes from the model (input names and datatype, labels, the default top-k, the
+    detection defaults) is read from the server's model metadata, so that both runs write the same
+    records."""
 
-    def __init__(self, url: str, name: str, version: str | None, top_k: int | None, timeout_s: float = 120):
+    def __init__(self, url: str, name: str, version: str | None, given: dict[str, Any] | None = None,
+                 timeout_s: float = 120):
         self.base = url.rstrip("/")
         self.timeout_s = timeout_s
         path = f"/v2/models/{name}" + (f"/versions/{version}" if version else "")
@@ -99,11 +110,17 @@ class HttpBackend:
         self.name, self.version = name, parameters.get("version", version or "")
         self.infer_path = f"/v2/models/{name}/versions/{self.version}/infer"
         labels = parameters.get("labels", [])
-        classes = len(labels) or int(metadata["outputs"][0]["shape"][-1])
-        k = top_k if top_k is not None else int(parameters.get("top_k", 5))
-        if not 1 <= k <= classes:
-            raise RuntimeError(f"--top-k must be between 1 and {classes}, got {k}")
-        self.labeller = Labeller(labels, parameters.get("task", ""), k)
+        given = {key: value for key, value in (given or {}).items() if value is not None}
+        self.detector = parameters.get("task") == "object_detection"
+        self.parameters = {k: v for k, v in given.items() if k != "top_k"} if self.detector else {}
+        if self.detector:
+            self.labeller: Any = DetectionFormatter(labels)
+        else:
+            classes = len(labels) or int(metadata["outputs"][0]["shape"][-1])
+            k = given.get("top_k", int(parameters.get("top_k", 5)))
+            if not 1 <= k <= classes:
+                raise RuntimeError(f"--top-k must be between 1 and {classes}, got {k}")
+            self.labeller = Labeller(labels, parameters.get("task", ""), k)
         self.input = metadata["inputs"][0]
         self.raw_input = parameters.get("raw_input", {}).get("name")
         self.preparer = HttpPreparer()
@@ -123,7 +140,8 @@ class HttpBackend:
         except urllib.error.URLError as exc:
             raise RuntimeError(f"cannot reach {self.base}: {exc.reason}") from None
 
-    def infer(self, prepared: list[Any]) -> np.ndarray:
+    def infer(self, prepared: list[Any]) -> Any:
+        """Each item's result, as a local run gives it (probabilities, or detections)."""
         if isinstance(prepared[0], list):  # arrays: the model's own tensor, its name and datatype
             shape = [len(prepared), *[d for d in self.input["shape"][1:]]]
             tensor = {"name": self.input["name"], "shape": shape, "datatype": self.input["datatype"],
@@ -132,8 +150,12 @@ class HttpBackend:
             if self.raw_input is None:
                 raise BatchRejected(f"model '{self.name}' takes only {self.input['datatype']} arrays")
             tensor = {"name": self.raw_input, "shape": [len(prepared)], "datatype": "BYTES", "data": prepared}
-        output = self._call("POST", self.infer_path, {"inputs": [tensor]})["outputs"][0]
-        return np.asarray(output["data"], dtype=np.float32).reshape(output["shape"])
+        body = {"inputs": [tensor], **({"parameters": self.parameters} if self.parameters else {})}
+        outputs = {o["name"]: np.asarray(o["data"]).reshape(o["shape"]) for o in self._call("POST", self.infer_path, body)["outputs"]}
+        if not self.detector:
+            return next(iter(outputs.values())).astype(np.float32)
+        return [Detections(outputs["boxes"][i, :count].astype(np.float64), outputs["scores"][i, :count].astype(np.float64),
+                           outputs["classes"][i, :count].astype(np.int64)) for i, count in enumerate(outputs["count"])]
 
 
 def describe_error(exc: BaseException) -> str:

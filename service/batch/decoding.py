@@ -24,6 +24,7 @@ import numpy as np
 from service.batch import processes
 from service.batch.backends import describe_error
 from service.batch.items import Item, read
+from service.inputs import Prepared
 
 log = logging.getLogger(__name__)
 SLOTS_PER_WORKER = 2
@@ -32,12 +33,21 @@ SHARED_MEMORY = "/dev/shm"
 
 @dataclass
 class Decoded:
-    """One chunk, decoded: rows[i] is the prepared input of chunk[positions[i]]."""
+    """One chunk, decoded: rows[i] is the prepared input of chunk[positions[i]], sizes[i] its image's
+    upright size (None for texts and arrays), what a detector's boxes are given in."""
 
     chunk: list[Item]
     positions: list[int]
     rows: Any  # an ndarray [len(positions), ...], a list (--url), or None when nothing decoded
     errors: dict[int, str]
+    sizes: list[Any] | None = None
+
+    def batch(self, start: int, stop: int) -> Any:
+        """Rows start:stop as the backend infers them: a Prepared batch, or the --url client's values."""
+        if isinstance(self.rows, np.ndarray):
+            sizes = self.sizes[start:stop] if self.sizes else [None] * len(self.rows[start:stop])
+            return Prepared(self.rows[start:stop], sizes)
+        return self.rows[start:stop]
 
 
 def prepare_chunk(preparer: Any, loads: list[Any], group_size: int) -> tuple[list[int], list[Any], dict[int, str]]:
@@ -71,9 +81,16 @@ def prepare_chunk(preparer: Any, loads: list[Any], group_size: int) -> tuple[lis
 
 
 def joined(parts: list[Any]) -> Any:
+    """Parts of a chunk as one: Prepared batches, arrays, or lists (the --url client's values, detections)."""
     if not parts:
         return None
+    if isinstance(parts[0], Prepared):
+        return Prepared(np.concatenate([p.batch for p in parts]), [size for p in parts for size in p.sizes])
     return np.concatenate(parts) if isinstance(parts[0], np.ndarray) else [row for part in parts for row in part]
+
+
+def _rows_and_sizes(prepared: Any) -> tuple[Any, list[Any] | None]:
+    return (prepared.batch, prepared.sizes) if isinstance(prepared, Prepared) else (prepared, None)
 
 
 def item_bytes(preparer: Any) -> int | None:
@@ -96,14 +113,12 @@ def _work(connection: Connection, preparer: Any, group_size: int, slot_names: li
         while (task := connection.recv()) is not None:
             slot, loads = task
             positions, parts, errors = prepare_chunk(preparer, loads, group_size)
-            if views and parts and isinstance(parts[0], np.ndarray):
-                start = 0
-                for part in parts:
-                    views[slot][start : start + len(part)] = part
-                    start += len(part)
-                connection.send((positions, errors, None))
+            rows, sizes = _rows_and_sizes(joined(parts))
+            if views and isinstance(rows, np.ndarray):
+                views[slot][: len(rows)] = rows
+                connection.send((positions, errors, None, sizes))
             else:
-                connection.send((positions, errors, joined(parts)))
+                connection.send((positions, errors, rows, sizes))
     except processes.GONE:  # the parent is stopping (done, or interrupted)
         pass
     views.clear()
@@ -142,12 +157,12 @@ class DecodeWorkers:
         for index, chunk in enumerate(chunks):
             process, connection = self.workers[index % count]
             try:
-                positions, errors, rows = connection.recv()
+                positions, errors, rows, sizes = connection.recv()
             except processes.GONE:
                 raise _worker_died(process) from None
             if rows is None and positions:
                 rows = self.views[self._slot(index)][: len(positions)]
-            yield Decoded(chunk, positions, rows, errors)
+            yield Decoded(chunk, positions, rows, errors, sizes)
             if index + count * SLOTS_PER_WORKER < len(chunks):  # its slot is free again
                 self._send(chunks, index + count * SLOTS_PER_WORKER)
 

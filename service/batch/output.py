@@ -69,7 +69,7 @@ class ResultWriter:
         if self.format == "csv":
             writer = csv.DictWriter(self.handle, fieldnames=CSV_FIELDS)
             for record in records:
-                details = record.get("top_k") or record.get("probabilities")
+                details = record.get("top_k") or record.get("probabilities") or record.get("detections")
                 writer.writerow({**{k: record.get(k, "") for k in CSV_FIELDS if k != "details"},
                                  "details": json.dumps(details) if details else ""})
         else:

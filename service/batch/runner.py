@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
-
 from service.batch.backends import BatchRejected, describe_error
-from service.batch.decoding import Decoded, DecodeWorkers, item_bytes
+from service.batch.decoding import Decoded, DecodeWorkers, item_bytes, joined
 from service.batch.items import Item
 from service.batch.output import WriterProcess
 from service.batch.progress import Progress
@@ -117,15 +115,14 @@ def infer_chunk(backend: Any, decoded: Decoded, batch_size: int) -> tuple[list[i
     positions, outputs = [], []
     for start in range(0, len(decoded.positions), batch_size):
         batch_positions = decoded.positions[start : start + batch_size]
-        batch = decoded.rows[start : start + batch_size]
         try:
-            outputs.append(backend.infer(batch))
+            outputs.append(backend.infer(decoded.batch(start, start + batch_size)))
             positions.extend(batch_positions)
         except BatchRejected:  # the server refused the batch: one call per item, so only the bad ones fail
             for offset, position in enumerate(batch_positions):
                 try:
-                    outputs.append(backend.infer(batch[offset : offset + 1]))
+                    outputs.append(backend.infer(decoded.batch(start + offset, start + offset + 1)))
                     positions.append(position)
                 except BatchRejected as exc:
                     errors[position] = describe_error(exc)
-    return positions, np.concatenate(outputs) if outputs else None, errors
+    return positions, joined(outputs), errors

@@ -17,16 +17,43 @@ from typing import Callable, ContextManager, Iterator
 import numpy as np
 from PIL import Image
 
-from preprocessing import digits, imagenet
+from preprocessing import detection, digits, imagenet
 from preprocessing.images import ImageError, ImageTooLarge, check_pixels, load_image, open_image
 from service.errors import InvalidInput, PayloadTooLarge, Timeout
 
-# config.json "preprocessing" -> (decoded image -> one model input array, JPEG draft size)
-PREPROCESSORS: dict[str, tuple[Callable, tuple[int, int] | None]] = {
-    "mnist_digit": (digits.to_mnist_digit, (2 * digits.WORKING_SIDE, 2 * digits.WORKING_SIDE)),
-    "imagenet_caffe": (imagenet.resnet50_input, (imagenet.RESIZE, imagenet.RESIZE)),
-    "imagenet_lite": (imagenet.lite0_input, (imagenet.RESIZE, imagenet.RESIZE)),
+@dataclass(frozen=True)
+class Preprocessor:
+    """A decoded image (and its upright full size) -> one model input array; the JPEG draft size
+    that is enough for it."""
+
+    transform: Callable[[Image.Image, tuple[int, int]], np.ndarray]
+    draft_size: tuple[int, int] | None
+
+
+def _ignoring_size(transform: Callable[[Image.Image], np.ndarray]) -> Callable:
+    return lambda image, size: transform(image)
+
+
+# config.json "preprocessing" -> its Preprocessor
+PREPROCESSORS: dict[str, Preprocessor] = {
+    "mnist_digit": Preprocessor(_ignoring_size(digits.to_mnist_digit), (2 * digits.WORKING_SIDE,) * 2),
+    "imagenet_caffe": Preprocessor(_ignoring_size(imagenet.resnet50_input), (imagenet.RESIZE,) * 2),
+    "imagenet_lite": Preprocessor(_ignoring_size(imagenet.lite0_input), (imagenet.RESIZE,) * 2),
+    "letterbox_darknet": Preprocessor(detection.darknet_input, (2 * detection.INPUT_SIZE,) * 2),
+    "letterbox_nanodet": Preprocessor(detection.nanodet_input, (2 * detection.INPUT_SIZE,) * 2),
 }
+
+
+@dataclass(frozen=True)
+class Opened:
+    """An image whose header is read: what decoding will produce, and its upright full size."""
+
+    image: Image.Image
+    size: tuple[int, int]
+
+    @property
+    def pixels(self) -> int:
+        return self.image.size[0] * self.image.size[1]
 
 
 class DecodingGate:
@@ -84,21 +111,19 @@ def b64decode(text: str, where: str) -> bytes:
         raise InvalidInput(f"{where}: not valid base64") from None
 
 
-def open_encoded(data: bytes, preprocessing: str, budget: PixelBudget, where: str = "image") -> Image.Image:
+def open_encoded(data: bytes, preprocessing: str, budget: PixelBudget, where: str = "image") -> Opened:
     """Read one image's header and charge the pixels decoding will produce to the request's budget."""
-    _, draft_size = PREPROCESSORS[preprocessing]
     with _client_errors(where):
-        image = open_image(data, draft_size)
+        image, size = open_image(data, PREPROCESSORS[preprocessing].draft_size)
         check_pixels(image, budget.per_image)
         budget.spend(image.size[0] * image.size[1], where)
-        return image
+        return Opened(image, size)
 
 
-def to_array(image: Image.Image, preprocessing: str, budget: PixelBudget, where: str = "image") -> np.ndarray:
+def to_array(opened: Opened, preprocessing: str, budget: PixelBudget, where: str = "image") -> np.ndarray:
     """Decode an opened image (once the worker has room for its pixels) into the model's input array."""
-    transform, _ = PREPROCESSORS[preprocessing]
-    with _client_errors(where), budget.room(image.size[0] * image.size[1]):
-        return transform(load_image(image))
+    with _client_errors(where), budget.room(opened.pixels):
+        return PREPROCESSORS[preprocessing].transform(load_image(opened.image), opened.size)
 
 
 @contextmanager

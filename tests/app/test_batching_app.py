@@ -26,9 +26,9 @@ def test_batched_answers_equal_unbatched_ones(model_repo, heldout):
     batched = app.extensions["axon.dataplane"]
 
     pngs = [png_bytes(p) for p in heldout[0][:32]]
-    expected = [plain.predict("mnist", None, [png])[1][0]["class_id"] for png in pngs]
+    expected = [plain.predict("mnist", None, [png]).records()[0]["class_id"] for png in pngs]
     with ThreadPoolExecutor(8) as pool:
-        got = list(pool.map(lambda png: batched.predict("mnist", None, [png])[1][0]["class_id"], pngs))
+        got = list(pool.map(lambda png: batched.predict("mnist", None, [png]).records()[0]["class_id"], pngs))
     assert got == expected
 
     metrics = app.test_client().get("/metrics").get_data(as_text=True)

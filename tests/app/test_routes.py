@@ -90,7 +90,7 @@ def test_photos_of_digits_are_read_as_well_as_the_digits(app, heldout):
     for start in range(0, 200, 16):
         batch, truth = images[start : start + 16], labels[start : start + 16]
         for kind, items in (("clean", [png_bytes(p) for p in batch]), ("photo", [png_bytes(as_photo(p)) for p in batch])):
-            _, predictions = dataplane.predict("mnist", None, items)
+            predictions = dataplane.predict("mnist", None, items).records()
             correct[kind] += sum(p["class_id"] == t for p, t in zip(predictions, truth))
     assert correct["clean"] / 200 >= 0.95
     assert correct["photo"] >= correct["clean"] - 2

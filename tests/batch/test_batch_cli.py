@@ -72,6 +72,29 @@ def test_images_from_a_directory_with_one_broken_file(photo_dir, tmp_path, capsy
     assert len(records(out)) == 4 and "0 done (0 failed), 4 skipped" in capsys.readouterr().err  # resumed
 
 
+def test_detections_for_each_image_in_its_pixels(tmp_path):
+    from training.photos import detection_photo_bytes
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("bus.jpg", "zidane.jpg"):
+        (photos / name).write_bytes(detection_photo_bytes(name))
+    (photos / "broken.png").write_bytes(b"\x89PNG not really")
+    for fmt in ("jsonl", "csv"):
+        out = tmp_path / f"boxes.{fmt}"
+        assert main(["--model", "yolov3", "--input", str(photos), "--output", str(out), "--batch-size", "2",
+                     "--max-detections", "3"]) == 0
+        if fmt == "csv":
+            rows = {Path(r["id"]).name: r for r in csv.DictReader(open(out))}
+            assert json.loads(rows["bus.jpg"]["details"])[0]["label"] == "person" and rows["broken.png"]["error"]
+            continue
+        results = {Path(r["id"]).name: r for r in records(out)}
+        assert "error" in results["broken.png"]
+        bus = results["bus.jpg"]["detections"]
+        assert len(bus) == 3 and {d["label"] for d in bus} <= {"person", "bus"}
+        assert max(d["box"]["x_max"] for d in results["zidane.jpg"]["detections"]) > 1000  # zidane.jpg's pixels
+
+
 def test_texts_from_txt_csv_and_jsonl(tmp_path):
     (tmp_path / "a.txt").write_text("I love this airline\n\nworst flight ever\n")
     with open(tmp_path / "b.csv", "w", newline="") as handle:
@@ -216,7 +239,8 @@ def test_url_mode_writes_the_same_records_as_a_local_run(tmp_path, photo_dir, he
     digits[3, 0, 0] = 2.0  # out of range: refused by both
     np.save(tmp_path / "digits.npy", digits)
     runs = [("efficientnet_lite0", photo_dir, []), ("sentiment", tmp_path / "texts.txt", []),
-            ("mnist", tmp_path / "digits.npy", []), ("mnist", tmp_path / "digits.npy", ["--top-k", "2"])]
+            ("mnist", tmp_path / "digits.npy", []), ("mnist", tmp_path / "digits.npy", ["--top-k", "2"]),
+            ("nanodet", photo_dir, ["--score-threshold", "0.3"])]
     metrics = tmp_path / "metrics"
     metrics.mkdir()
     server = Server(Path(os.environ["AXON_MODEL_DIR"]), metrics, tmp_path / "gunicorn.log", workers=1)

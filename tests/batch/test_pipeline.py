@@ -64,7 +64,7 @@ def test_chunks_are_whole_batches_of_bounded_size(batch, preparer, size):
 
 @pytest.fixture
 def mnist(built_models):
-    return LocalBackend(Settings(model_dir=built_models), "mnist", "2", threads=1, top_k=None)
+    return LocalBackend(Settings(model_dir=built_models), "mnist", "2", threads=1)
 
 
 def digits_run(backend, heldout, output: Path, workers: int = 1) -> list[dict]:

@@ -48,9 +48,9 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log_path.read_text()}")
             try:
-                if requests.get(self.url + "/v2/health/ready", timeout=1).status_code == 200:
+                if requests.get(self.url + "/v2/health/ready", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy loading models
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"server not ready after {timeout}s:\n{self.log_path.read_text()}")

@@ -26,7 +26,7 @@ from training.photos import photo_bytes
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 SECONDS = float(os.environ.get("FUZZ_SECONDS", "0"))  # > 0: run each strategy until this many seconds pass
-MODELS = ["mnist", "sentiment", "efficientnet_lite0", "nope", ""]
+MODELS = ["mnist", "sentiment", "efficientnet_lite0", "yolov3", "nanodet", "nope", ""]
 NAMES = ["pixels", "image", "text", "tokens", "input", "probabilities", ""]
 DATATYPES = ["FP32", "FP16", "FP64", "INT32", "INT64", "INT8", "UINT8", "UINT64", "BOOL", "BYTES", "FLOAT", ""]
 
@@ -95,6 +95,7 @@ VALID = {
     "mnist": {"name": "pixels", "shape": [1, 784], "datatype": "FP32", "data": [0.5] * 784},
     "sentiment": {"name": "tokens", "shape": [1, 48], "datatype": "INT32", "data": [5] * 48},
     "efficientnet_lite0": {"name": "input", "shape": [1, 224, 224, 3], "datatype": "FP32", "data": [0.1] * 150528},
+    "yolov3": {"name": "input", "shape": [1, 416, 416, 3], "datatype": "FP32", "data": [0.5] * 519168},
 }
 
 
@@ -200,9 +201,10 @@ def v2_infer(server, request, as_binary, lie):
 
 
 @fuzz_settings
-@given(model=st.sampled_from(["mnist", "sentiment", "efficientnet_lite0"]) | st.sampled_from(MODELS),
+@given(model=st.sampled_from(["mnist", "sentiment", "efficientnet_lite0", "nanodet"]) | st.sampled_from(MODELS),
        version=st.sampled_from([None, None, None, "1"]) | versions, body=json_values, top_k=scalars,
-       query=st.sampled_from(["", "?top_k=2", "?top_k=0", "?top_k=%D9%A3", "?top_k=1e9", "?top_k=" + "9" * 40]),
+       query=st.sampled_from(["", "?top_k=2", "?top_k=0", "?top_k=%D9%A3", "?top_k=1e9", "?top_k=" + "9" * 40,
+                           "?score_threshold=-1", "?max_detections=1e9", "?iou_threshold=inf", "?format=png"]),
        depth=st.sampled_from([0, 0, 0, 50, 900, 3000, 100_000]))
 def v1_json(server, model, version, body, top_k, query, depth):
     """Bodies of any shape, with parameters.top_k of any JSON value (NaN and Infinity too), and
@@ -221,11 +223,12 @@ def v1_json(server, model, version, body, top_k, query, depth):
 
 
 @fuzz_settings
-@given(model=st.sampled_from(["mnist", "efficientnet_lite0", "sentiment"]), data=image_bytes(),
-       how=st.sampled_from(["raw", "multipart", "v1 b64", "v2 bytes"]))
-def images(server, model, data, how):
+@given(model=st.sampled_from(["mnist", "efficientnet_lite0", "sentiment", "yolov3", "nanodet"]), data=image_bytes(),
+       how=st.sampled_from(["raw", "multipart", "v1 b64", "v2 bytes"]),
+       query=st.sampled_from(["", "", "?format=png", "?score_threshold=0.01&max_detections=1000"]))
+def images(server, model, data, how, query):
     if how == "raw":
-        check(post(server, f"/v1/models/{model}:predict", data=data, headers={"Content-Type": "image/png"}))
+        check(post(server, f"/v1/models/{model}:predict{query}", data=data, headers={"Content-Type": "image/png"}))
     elif how == "multipart":
         check(post(server, f"/v1/models/{model}:predict", files=[("file", ("x.png", data))] * 2))
     elif how == "v1 b64":

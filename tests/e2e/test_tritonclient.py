@@ -35,7 +35,7 @@ def test_server_health_and_metadata(client):
     assert metadata["name"] == "axon" and "binary_tensor_data" in metadata["extensions"]
 
 
-@pytest.mark.parametrize("model", ["mnist", "efficientnet_lite0", "sentiment"])
+@pytest.mark.parametrize("model", ["mnist", "efficientnet_lite0", "sentiment", "yolov3", "nanodet"])
 def test_model_metadata_and_readiness(client, model):
     assert client.is_model_ready(model) and client.is_model_ready(model, "1")
     metadata = client.get_model_metadata(model)
@@ -84,3 +84,21 @@ def test_errors_reach_the_client_with_their_status(client):
         infer(client, "sentiment", "text", np.array([b"\xff\xfe"], dtype=np.object_), "BYTES", True, True)
     assert bad_utf8.value.status() == "400" and "UTF-8" in bad_utf8.value.message()
     assert not client.is_model_ready("no_such_model")
+
+
+@pytest.mark.parametrize("model", ["yolov3", "nanodet"])
+@pytest.mark.parametrize("binary", [False, True])
+def test_detectors_take_encoded_images_and_give_boxes(client, model, binary):
+    from training.photos import detection_photo_bytes
+
+    photos = [detection_photo_bytes(name) for name in ("bus.jpg", "zidane.jpg")]
+    values = np.array([p if binary else base64.b64encode(p) for p in photos], dtype=np.object_)
+    tensor = httpclient.InferInput("image", [2], "BYTES")
+    tensor.set_data_from_numpy(values, binary_data=binary)
+    outputs = [httpclient.InferRequestedOutput(name, binary_data=binary) for name in ("boxes", "scores", "classes", "count")]
+    result = client.infer(model, [tensor], outputs=outputs, parameters={"score_threshold": 0.3})
+    boxes, scores, classes, count = (result.as_numpy(n) for n in ("boxes", "scores", "classes", "count"))
+    assert count.dtype == np.int32 and count.shape == (2,) and count.min() >= 2
+    assert boxes.shape == (2, count.max(), 4) and scores.shape == classes.shape == (2, count.max())
+    assert 5 in classes[0, : count[0]] and (classes[1, : count[1]] == 0).sum() >= 1  # a bus; a person
+    assert scores[0, : count[0]].min() >= 0.3 and boxes[1, : count[1], 2].max() <= 1280

@@ -75,8 +75,8 @@ def test_a_request_holding_a_retired_batched_version_finishes_at_once(model_repo
     started = time.monotonic()
     with dataplane.expecting(held):
         pass
-    probabilities = dataplane.run(held, batch)  # before the fix: queued to a stopped batcher, 504 after 5 s
-    assert time.monotonic() - started < 2 and probabilities.shape == (2, 3)
+    outputs = dataplane.run(held, batch)  # before the fix: queued to a stopped batcher, 504 after 5 s
+    assert time.monotonic() - started < 2 and outputs["probabilities"].shape == (2, 3)
     # no thread left behind: before the fix, a first use after retirement started one nobody stopped
     assert wait_until(lambda: held.batcher is None or not held.batcher.thread.is_alive())
 
@@ -93,8 +93,8 @@ def test_reloading_a_batched_model_under_concurrent_requests(model_repo):
             served.append(registry.get("sentiment"))
             started = time.monotonic()
             try:
-                model, predictions = dataplane.predict("sentiment", None, texts[: 1 + len(outcomes) % 64])
-                outcomes.append((model.version, len(predictions), time.monotonic() - started))
+                prediction = dataplane.predict("sentiment", None, texts[: 1 + len(outcomes) % 64])
+                outcomes.append((prediction.model.version, len(prediction.records()), time.monotonic() - started))
             except Exception as exc:  # noqa: BLE001 - recorded, asserted on below
                 outcomes.append((exc, 0, time.monotonic() - started))
 
@@ -140,7 +140,7 @@ def test_a_rescan_that_fails_for_one_model_leaves_the_others_as_they_were(model_
     assert "model mnist: rescan failed" in caplog.text
     assert registry.get("aaa_text") is not text_before
     started = time.monotonic()
-    _, predictions = dataplane.predict("aaa_text", None, ["hello"])
+    predictions = dataplane.predict("aaa_text", None, ["hello"]).records()
     assert predictions and time.monotonic() - started < 2
 
 
