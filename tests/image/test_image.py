@@ -16,7 +16,7 @@ import requests
 from tests.conftest import png_bytes
 from tests.e2e.server import free_port
 from tests.image.engine import Engine, ensure_base, find_engine, say
-from training.photos import photo_bytes
+from training.photos import detection_photo_bytes, photo_bytes
 
 TAG = "localhost/axon:test"
 AS_THE_DEPLOYMENT_RUNS_IT = ["--read-only", "--tmpfs", "/tmp", "--user", "10001:10001", "--cap-drop", "ALL",
@@ -108,6 +108,8 @@ def check_predictions(container: Container, heldout) -> None:
     texts = predict(container, "sentiment", json={"instances": ["I love this airline, great crew!",
                                                                 "worst delay ever, angry"]})
     assert [p["label"] for p in texts["predictions"]] == ["positive", "negative"]
+    boxes = predict(container, "nanodet", data=detection_photo_bytes("bus.jpg"), headers={"Content-Type": "image/jpeg"})
+    assert "bus" in {d["label"] for d in boxes["predictions"][0]["detections"]}
 
 
 def test_the_build_stage_without_models_installs_no_tensorflow(engine):
@@ -123,7 +125,7 @@ def test_the_image_serves_as_the_deployment_runs_it(engine, start, heldout):
     metrics = requests.get(container.url + "/metrics", timeout=10).text
     counted = {line.split("model=\"")[1].split('"')[0] for line in metrics.splitlines()
                if line.startswith("axon_requests_total{") and 'code="200"' in line and ":predict" in line}
-    assert {"efficientnet_lite0", "mnist", "sentiment"} <= counted
+    assert {"efficientnet_lite0", "mnist", "sentiment", "nanodet"} <= counted
     assert engine.healthcheck(container.id) == "healthy"
     user = engine("exec", container.id, "id", "-u").stdout.strip()
     assert user == "10001"
@@ -157,7 +159,7 @@ def test_sigterm_with_requests_in_flight_finishes_them_and_exits_0(engine, start
 
 def test_models_mounted_read_only_from_a_volume(start, built_models, heldout, tmp_path):
     models = tmp_path / "models"
-    for name in ("mnist", "sentiment", "efficientnet_lite0"):
+    for name in ("mnist", "sentiment", "efficientnet_lite0", "nanodet"):
         shutil.copytree(built_models / name, models / name)
     unreadable = models / "efficientnet_lite0" / "1"
     unreadable.chmod(0o700)  # owned by root: uid 10001 cannot enter it
