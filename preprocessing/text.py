@@ -14,6 +14,7 @@ import html
 import json
 import re
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -39,6 +40,16 @@ def tokens(text: str) -> list[str]:
     return TOKEN.findall(normalise(text))
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """A batch of texts as ids int32 [N, L] padded with PAD, each text's token count before any cut,
+    and which texts were cut to the tokenizer's length (said in the answer, never silently)."""
+
+    ids: np.ndarray
+    lengths: list[int]
+    truncated: list[bool]
+
+
 class Tokenizer:
     def __init__(self, vocabulary: list[str], max_length: int = MAX_LENGTH):
         self.vocabulary = vocabulary
@@ -58,11 +69,20 @@ class Tokenizer:
         return cls(ranked[:max_size], max_length)
 
     def encode(self, text: str) -> np.ndarray:
-        ids = [self.index.get(token, OOV) for token in tokens(text)][: self.max_length]
+        return self._ids(tokens(text))
+
+    def _ids(self, words: list[str]) -> np.ndarray:
+        ids = [self.index.get(token, OOV) for token in words[: self.max_length]]
         return np.asarray(ids + [PAD] * (self.max_length - len(ids)), dtype=np.int32)
 
     def encode_batch(self, texts: Iterable[str]) -> np.ndarray:
         return np.stack([self.encode(text) for text in texts])
+
+    def encode_texts(self, texts: Iterable[str]) -> Encoded:
+        """The serving form: ids, and which texts had more tokens than the model reads."""
+        words = [tokens(text) for text in texts]
+        lengths = [len(w) for w in words]
+        return Encoded(np.stack([self._ids(w) for w in words]), lengths, [n > self.max_length for n in lengths])
 
     def to_json(self) -> bytes:
         """What vocab.json holds (written beside model.onnx)."""

@@ -149,7 +149,7 @@ class Batcher:
 
     def _run(self, batch: list[_Pending]) -> None:
         try:
-            outputs = self.run(np.concatenate([p.batch for p in batch]))
+            outputs = self.run(merged([p.batch for p in batch]))
         except Exception:  # noqa: BLE001 - isolate the request that broke the merged run
             log.exception("merged run of %d requests failed on %s; running them one by one", len(batch), self.name)
             for pending in batch:
@@ -162,6 +162,21 @@ class Batcher:
         for pending in batch:
             pending.future.set_result(_rows(outputs, start, start + len(pending.batch)))
             start += len(pending.batch)
+
+
+def merged(batches: list[np.ndarray]) -> np.ndarray:
+    """Requests' batches as one. Token ids of different lengths (a transformer's [N, L]) are padded
+    with 0, the padding id the graph masks out; fixed-size inputs are simply stacked."""
+    widths = {b.shape[1:] for b in batches}
+    if len(widths) == 1:
+        return np.concatenate(batches)
+    shape = [max(sizes) for sizes in zip(*widths)]
+    out = np.zeros((sum(len(b) for b in batches), *shape), dtype=batches[0].dtype)
+    start = 0
+    for b in batches:
+        out[(slice(start, start + len(b)), *(slice(0, d) for d in b.shape[1:]))] = b
+        start += len(b)
+    return out
 
 
 def _rows(outputs: Any, start: int, stop: int) -> Any:

@@ -58,7 +58,7 @@ class DataPlane:
             "name": name,
             "versions": [str(v) for v in sorted(state.versions)],
             "platform": "onnxruntime_onnx",
-            "inputs": [spec.to_json() for spec in config.inputs],
+            "inputs": [model.input.to_json()],  # this version's own
             "outputs": [spec.to_json() for spec in config.outputs],
             "parameters": {
                 "version": str(model.version),
@@ -111,7 +111,7 @@ class DataPlane:
     def infer_now(self, model: LoadedModel, batch: np.ndarray) -> dict[str, np.ndarray]:
         """One onnxruntime call, timed and counted in one place: every output, by name."""
         started = time.perf_counter()
-        outputs = model.runtime.run({model.config.inputs[0].name: batch})
+        outputs = model.runtime.run({model.input.name: batch})
         self.metrics.inference_seconds.labels(*model.labels).observe(time.perf_counter() - started)
         self.metrics.inference_items.labels(*model.labels).inc(len(batch))
         return outputs
@@ -132,13 +132,16 @@ class DataPlane:
         outputs = task.v2(model, task.results(model, self.run(model, prepared.batch), prepared, options))
         if request.outputs:
             outputs = [output for output in outputs if output.name in request.outputs]
-        return InferenceResponse(
-            model_name=name, model_version=str(model.version), id=request.id, outputs=outputs,
-            parameters={"warning": model.warning} if model.warning else {},
-        )
+        parameters = {"warning": model.warning} if model.warning else {}
+        cut = [i for i in range(len(prepared)) if prepared.note(i).get("truncated")]
+        if cut:  # texts longer than the model reads: which ones, never silently
+            parameters["truncated"] = {"instances": cut, "tokens": [prepared.note(i)["truncated"]["tokens"] for i in cut],
+                                       "kept_tokens": model.tokenizer.max_length}
+        return InferenceResponse(model_name=name, model_version=str(model.version), id=request.id,
+                                 outputs=outputs, parameters=parameters)
 
     def _prepare_v2(self, model: LoadedModel, tensor: RequestInput) -> Prepared:
-        expected, raw = model.config.inputs[0], model.config.raw_input
+        expected, raw = model.input, model.config.raw_input
         if raw is not None and tensor.name == raw.name:
             elements = decode_bytes(tensor)
             if model.tokenizer is None:  # images: base64 in JSON, raw with the binary extension
@@ -159,9 +162,14 @@ class DataPlane:
         task = task_of(model)
         options = task.options(model, given or {}, self.settings)
         with self.expecting(model):
-            prepared = inputs.prepare(model, items, self.settings, self.decoding)
+            extra = task.extra_items(options)
+            if extra:  # one batch: the texts and the candidates they are ranked against
+                inputs.check_batch_size(model, len(items) + len(extra), self.settings,
+                                        f"{len(items)} texts and {len(extra)} candidates")
+            prepared = inputs.prepare(model, [*items, *extra], self.settings, self.decoding)
         results = task.results(model, self.run(model, prepared.batch), prepared, options)
-        return Prediction(model, results, task.formatter(model, options))
+        notes = prepared.notes[: len(items)] if prepared.notes else None
+        return Prediction(model, results, task.formatter(model, options), notes)
 
 
 @dataclass(frozen=True)
@@ -171,14 +179,20 @@ class Prediction:
     model: LoadedModel
     results: Any
     formatter: Callable[[Any], dict[str, Any]]
+    notes: list[dict[str, Any]] | None = None  # per item, said beside its result (a text that was cut)
 
     def records(self) -> list[dict[str, Any]]:
-        return [self.formatter(result) for result in self.results]
+        notes = self.notes or [{}] * len(self.results)
+        return [{**self.formatter(result), **note} for result, note in zip(self.results, notes)]
+
+    def body(self) -> dict[str, Any]:
+        """The V1 answer's content: {"predictions": [...]}, or what the task answers instead."""
+        return task_of(self.model).v1_body(self.records())
 
 
 def _inputs_of(model: LoadedModel) -> str:
     """The inputs a request may send, as an error message lists them."""
-    tensor, raw = model.config.inputs[0], model.config.raw_input
+    tensor, raw = model.input, model.config.raw_input
     described = f"'{tensor.name}' ({tensor.datatype} {tensor.shape})"
     if raw is not None:
         described += f" or '{raw.name}' (BYTES: {raw.content})"

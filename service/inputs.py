@@ -31,10 +31,10 @@ def pixel_budget(model: LoadedModel, settings: Settings, gate: DecodingGate | No
     return PixelBudget(per_image, settings.max_request_pixels, gate, settings.request_timeout_s)
 
 
-def check_batch_size(model: LoadedModel, size: int, settings: Settings) -> None:
+def check_batch_size(model: LoadedModel, size: int, settings: Settings, what: str = "") -> None:
     limit = batch_limit(model, settings)
     if size > limit:
-        raise PayloadTooLarge(f"{size} instances in one request; the limit is {limit}")
+        raise PayloadTooLarge(f"{what or f'{size} instances'} in one request; the limit is {limit}")
 
 
 @dataclass
@@ -44,10 +44,14 @@ class Prepared:
 
     batch: np.ndarray
     sizes: list[tuple[int, int] | None]
+    notes: list[dict[str, Any]] | None = None  # said with each item's answer (a text cut to the model's length)
 
     @classmethod
     def of_tensor(cls, batch: np.ndarray) -> "Prepared":
         return cls(batch, [None] * len(batch))
+
+    def note(self, index: int) -> dict[str, Any]:
+        return self.notes[index] if self.notes else {}
 
     def __len__(self) -> int:
         return len(self.batch)
@@ -60,9 +64,12 @@ def prepare(model: LoadedModel, items: Sequence[Item], settings: Settings,
         raise InvalidInput("no instances to predict")
     check_batch_size(model, len(items), settings)
     if model.tokenizer is not None:
-        rows = [text_ids(model, item, settings, f"instance {i}") for i, item in enumerate(items)]
-        return Prepared.of_tensor(check_tensor(model, np.stack(rows), settings))
-    item_shape = tuple(model.config.inputs[0].shape[1:])
+        texts = [checked_text(model, item, settings, f"instance {i}") for i, item in enumerate(items)]
+        encoded = model.tokenizer.encode_texts(texts)
+        notes = [{"truncated": {"tokens": n, "kept": model.tokenizer.max_length}} if cut else {}
+                 for n, cut in zip(encoded.lengths, encoded.truncated)]
+        return Prepared(check_tensor(model, encoded.ids, settings), [None] * len(texts), notes)
+    item_shape = tuple(model.input.shape[1:])
     budget = pixel_budget(model, settings, gate)
     opened = {}  # every image's header first: a request over its pixel budget is refused before any decoding
     for index, item in enumerate(items):
@@ -90,7 +97,7 @@ def utf8_text(data: bytes, where: str = "") -> str:
         raise InvalidInput(f"{where}: {message}" if where else message) from None
 
 
-def text_ids(model: LoadedModel, item: Any, settings: Settings, where: str) -> np.ndarray:
+def checked_text(model: LoadedModel, item: Any, settings: Settings, where: str) -> str:
     if isinstance(item, (bytes, bytearray)):
         item = utf8_text(item, where)
     if not isinstance(item, str):
@@ -104,7 +111,7 @@ def text_ids(model: LoadedModel, item: Any, settings: Settings, where: str) -> n
                               f"{settings.max_text_chars} (AXON_MAX_TEXT_CHARS)")
     if not item.strip():
         raise InvalidInput(f"{where}: the text is empty")
-    return model.tokenizer.encode(item)
+    return item
 
 
 def item_array(item: Any, item_shape: tuple, where: str) -> np.ndarray:
@@ -121,16 +128,23 @@ def item_array(item: Any, item_shape: tuple, where: str) -> np.ndarray:
 
 def check_tensor(model: LoadedModel, batch: np.ndarray, settings: Settings) -> np.ndarray:
     """Shape [N, *item] (a flat [N, prod(item)] is reshaped), the model's dtype, finite, in range."""
-    spec = model.config.inputs[0]
-    item_shape = tuple(spec.shape[1:])
-    if batch.ndim == 2 and batch.shape[1] == int(np.prod(item_shape)) and batch.shape[1:] != item_shape:
+    spec = model.input
+    item_shape = tuple(spec.shape[1:])  # -1: any size (a transformer's sequence length)
+    fixed = all(d > 0 for d in item_shape)
+    if fixed and batch.ndim == 2 and batch.shape[1] == int(np.prod(item_shape)) and batch.shape[1:] != item_shape:
         batch = batch.reshape((batch.shape[0], *item_shape))
-    if batch.shape[1:] != item_shape:
+    if len(batch.shape[1:]) != len(item_shape) or any(d not in (-1, b) for d, b in zip(item_shape, batch.shape[1:])):
         raise InvalidInput(f"input '{spec.name}': expected shape [N, {', '.join(map(str, item_shape))}], "
                            f"got {list(batch.shape)}")
+    if not all(batch.shape[1:]):
+        raise InvalidInput(f"input '{spec.name}': every dimension needs at least one value, got {list(batch.shape)}")
     if batch.shape[0] == 0:
         raise InvalidInput(f"input '{spec.name}': the batch is empty")
     check_batch_size(model, batch.shape[0], settings)
+    sequences = model.tokenizer is not None and -1 in item_shape  # a transformer's token ids
+    if sequences and batch.shape[1] > model.tokenizer.max_length:
+        raise InvalidInput(f"input '{spec.name}': at most {model.tokenizer.max_length} tokens per text "
+                           f"(the model's length), got {batch.shape[1]}")
     dtype = spec.dtype
     if dtype.kind == "f":
         batch = batch.astype(dtype, copy=False)
@@ -144,6 +158,8 @@ def check_tensor(model: LoadedModel, batch: np.ndarray, settings: Settings) -> n
     if low is not None and (batch.min() < low - slack or batch.max() > high + slack):
         raise InvalidInput(f"input '{spec.name}': values must lie in [{low}, {high}], "
                            f"got [{batch.min():.4g}, {batch.max():.4g}]")
+    if sequences and not (batch != 0).any(axis=1).all():
+        raise InvalidInput(f"input '{spec.name}': every text needs at least one token (0 is padding)")
     return np.ascontiguousarray(batch)
 
 
@@ -151,7 +167,7 @@ def _value_range(model: LoadedModel) -> tuple[Any, Any, float]:
     """(low, high, slack): slack forgives float32 rounding of the range's own end points."""
     if model.tokenizer is not None:
         return 0, model.tokenizer.size - 1, 0.0
-    if model.config.inputs[0].range is None:
+    if model.input.range is None:
         return None, None, 0.0
-    low, high = model.config.inputs[0].range
+    low, high = model.input.range
     return low, high, 1e-5 * (high - low)

@@ -4,16 +4,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable
 
 import numpy as np
 
 from preprocessing.text import Tokenizer
+from preprocessing.transformer_text import TransformerTokenizer
 from service.batching import Batcher
 from service.codecs.detections import Decoder
 from service.errors import ModelNotFound, ModelNotReady
-from service.repository import ModelConfig, Repository, RepositoryError, VersionEntry, version_number
+from service.repository import ModelConfig, Repository, RepositoryError, TensorSpec, VersionEntry, version_number
 from service.runtime import OnnxModel
 
 log = logging.getLogger(__name__)
@@ -27,7 +30,7 @@ class LoadedModel:
     config: ModelConfig
     entry: VersionEntry
     runtime: OnnxModel
-    tokenizer: Tokenizer | None = None  # text models: the vocabulary written beside model.onnx
+    tokenizer: Tokenizer | TransformerTokenizer | None = None  # text models: written beside model.onnx
     decoder: Decoder | None = None  # detectors: how their outputs decode (decoder.json beside model.onnx)
     batcher: Batcher | None = None  # set on first use when config.json asks for dynamic batching
     retired: bool = False  # no longer handed out; requests that hold it still finish
@@ -35,6 +38,12 @@ class LoadedModel:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @cached_property
+    def input(self) -> TensorSpec:
+        """This version's own tensor input (versions of one model may differ: sentiment's Conv1D takes
+        [N, 48] token ids, its transformer [N, L] WordPiece ids), batched as the server batches it."""
+        return version_input(self.config, self.entry)
 
     @property
     def version(self) -> int:
@@ -93,13 +102,22 @@ class ModelState:
         return max(self.versions) if self.versions else None
 
 
+def version_input(config: ModelConfig, entry: VersionEntry) -> TensorSpec:
+    """The input metadata.json records for the version (training writes it), else config.json's; the
+    value range, a serving check, comes from config.json when the names agree."""
+    recorded = (entry.metadata.get("inputs") or [None])[0]
+    declared = config.inputs[0]
+    if not isinstance(recorded, dict) or not recorded.get("name"):
+        return declared
+    shape = [-1, *[int(d) for d in recorded.get("shape", [])[1:]]]
+    return TensorSpec(recorded["name"], recorded.get("datatype", declared.datatype), shape,
+                      declared.range if declared.name == recorded["name"] else None)
+
+
 def warm_up(model: LoadedModel) -> None:
-    """One inference on zeros of the declared input shape (batch 1)."""
-    feeds = {}
-    for spec in model.config.inputs:
-        shape = [1 if d < 0 else d for d in spec.shape]
-        feeds[spec.name] = np.zeros(shape, dtype=spec.dtype)
-    model.runtime.run(feeds)
+    """One inference on zeros of the version's input shape (batch 1, unknown sizes 1)."""
+    spec = model.input
+    model.runtime.run({spec.name: np.zeros([1 if d < 0 else d for d in spec.shape], dtype=spec.dtype)})
 
 
 class Registry:
@@ -208,10 +226,10 @@ class Registry:
     def _load_version(self, config: ModelConfig, entry: VersionEntry) -> LoadedModel:
         started = time.perf_counter()
         runtime = OnnxModel(entry.model_path, self.threads)
-        expected = [spec.name for spec in config.inputs]
+        expected = [version_input(config, entry).name]
         if runtime.input_names != expected:
-            raise RepositoryError(f"ONNX inputs {runtime.input_names} do not match config.json {expected}")
-        tokenizer = Tokenizer.load(entry.path / "vocab.json") if config.preprocessing == "text" else None
+            raise RepositoryError(f"ONNX inputs {runtime.input_names} do not match the version's {expected}")
+        tokenizer = load_tokenizer(entry.path) if config.preprocessing == "text" else None
         decoder = Decoder.load(entry.path / "decoder.json") if config.task == "object_detection" else None
         model = LoadedModel(config, entry, runtime, tokenizer, decoder)
         warm_up(model)
@@ -256,6 +274,14 @@ class Registry:
         if number in state.failed:
             raise ModelNotReady(f"model '{name}' version {number} is not available: {state.failed[number][0]}")
         raise ModelNotFound(f"model '{name}' has no version {version}")
+
+
+def load_tokenizer(directory: Path) -> Tokenizer | TransformerTokenizer:
+    """A version's own tokenizer: a transformer's tokenizer.json (Hugging Face tokenizers), or the
+    word vocabulary (vocab.json) of the models trained here from scratch."""
+    if (directory / "tokenizer.json").is_file():
+        return TransformerTokenizer(directory / "tokenizer.json")
+    return Tokenizer.load(directory / "vocab.json")
 
 
 def parse_version(version: str | int) -> int:

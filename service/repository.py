@@ -20,7 +20,7 @@ from service.protocol import DATATYPES
 
 log = logging.getLogger(__name__)
 PREPROCESSING = {*PREPROCESSORS, "text"}  # config.json "preprocessing": an image transform, or the tokenizer
-TASKS = ("image_classification", "text_classification", "object_detection")  # service/tasks.py serves each
+TASKS = ("image_classification", "text_classification", "object_detection", "sentence_embedding")  # service/tasks.py serves each
 
 
 class RepositoryError(ValueError):

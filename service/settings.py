@@ -22,7 +22,7 @@ class Settings:
     max_request_pixels: int = 100_000_000  # decoded pixels of all the images of one request; over it: 413
     max_decoding_pixels: int = 50_000_000  # pixels one worker decodes at once, over its threads; others wait
     max_batch_size: int = 64  # instances (images, texts, arrays) per request; over it: 413
-    max_text_chars: int = 5_000  # per text; over it: 413 (longer texts are not truncated silently)
+    max_text_chars: int = 100_000  # per text; over it: 413. Within it, a text longer than the model reads is cut and said to be
     ort_threads: int = 1  # onnxruntime intra-op threads per worker: workers x threads <= cores
     top_k: int = 5  # labels returned per prediction on /v1 (capped at the model's class count)
     request_timeout_s: float = 30.0  # a request waiting longer than this for its batch: 504

@@ -141,7 +141,14 @@ def _schemas() -> dict[str, Any]:
             "instances": {"type": "array", "description": 'texts, (nested) lists of numbers, or {"b64": "..."}'},
             "inputs": {"description": "columnar: a list, or {input name: list}"},
             "signature_name": {"type": "string"}, "parameters": OBJECT}},
-        "Prediction": {"oneOf": [_ref("Classification"), _ref("Detections")]},
+        "Prediction": {"oneOf": [_ref("Classification"), _ref("Detections"), _ref("Ranked")]},
+        "Ranked": {"type": "object", "required": ["ranked"], "description": "sentence embeddings with "
+                   "parameters.candidates: the candidates by cosine similarity, highest first", "properties": {
+            "ranked": {"type": "array", "items": {"type": "object", "required": ["candidate", "index", "score"],
+                                                  "properties": {"candidate": {"type": "string"},
+                                                                 "index": {"type": "integer"},
+                                                                 "score": {"type": "number"}}}},
+            "truncated": OBJECT}},
         "Detections": {"type": "object", "required": ["detections"], "properties": {"detections": {
             "type": "array", "items": {"type": "object", "required": ["label", "class_id", "score", "box"], "properties": {
                 "label": {"type": "string"}, "class_id": {"type": "integer"}, "score": {"type": "number"},
@@ -149,8 +156,14 @@ def _schemas() -> dict[str, Any]:
                         "properties": {k: {"type": "number"} for k in ("x_min", "y_min", "x_max", "y_max")}}}}}}},
         "Classification": {"type": "object", "required": ["label", "class_id", "probability"], "properties": {
             "label": {"type": "string"}, "class_id": {"type": "integer"}, "probability": {"type": "number"},
-            "top_k": {"type": "array", "items": OBJECT}, "probabilities": OBJECT}},
-        "PredictResponse": {"type": "object", "required": ["predictions"], "properties": {
+            "top_k": {"type": "array", "items": OBJECT}, "probabilities": OBJECT,
+            "truncated": {"type": "object", "description": "the text was longer than the model reads: "
+                                                           "its tokens, and how many were kept"}}},
+        "PredictResponse": {"type": "object", "oneOf": [{"required": ["predictions"]}, {"required": ["embeddings"]}],
+                            "properties": {
             "predictions": {"type": "array", "items": _ref("Prediction")},
+            "embeddings": {"type": "array", "description": "sentence embeddings: one unit vector per text",
+                           "items": {"type": "array", "items": {"type": "number"}}},
+            "truncated": {"type": "object", "description": "texts longer than the model reads: which, and how long"},
             "model_name": {"type": "string"}, "model_version": {"type": "string"}, "warning": {"type": "string"}}},
     }

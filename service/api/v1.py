@@ -11,7 +11,7 @@ from service.codecs.detections import DetectionFormatter, draw
 from service.codecs.image import b64decode
 from service.errors import InvalidInput, UnsupportedMediaType, shown
 from service.inputs import Item, utf8_text
-from service.repository import ModelConfig
+from service.registry import LoadedModel
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -34,7 +34,7 @@ def model_status(name: str, version: str | None = None) -> Response:
 @bp.post("/models/<name>:predict")
 @bp.post("/models/<name>/versions/<version>:predict")
 def predict(name: str, version: str | None = None) -> Response:
-    items, given = _items_from_request(resolve(name, version).config)
+    items, given = _items_from_request(resolve(name, version))
     drawn = _wants_drawing()
     # The model that ran, not the one resolved above: a hot reload may change the default in between.
     prediction = dataplane().predict(name, version, items, given)
@@ -42,14 +42,14 @@ def predict(name: str, version: str | None = None) -> Response:
     if drawn:
         return Response(_drawing(prediction, items), content_type="image/png",
                         headers={"X-Model-Name": model.name, "X-Model-Version": str(model.version)})
-    body = {"predictions": prediction.records(), "model_name": model.name, "model_version": str(model.version)}
+    body = {**prediction.body(), "model_name": model.name, "model_version": str(model.version)}
     if model.warning:
         body["warning"] = model.warning
     return jsonify(body)
 
 
 # Request options a query string may give (`?top_k=3`, `?score_threshold=0.2`), as `parameters` can.
-OPTIONS = ("top_k", "score_threshold", "iou_threshold", "max_detections")
+OPTIONS = ("top_k", "score_threshold", "iou_threshold", "max_detections")  # (candidates: parameters only)
 
 
 def _wants_drawing() -> bool:
@@ -80,7 +80,7 @@ def _drawing(prediction: Any, items: list[Item]) -> bytes:
         raise InvalidInput(f"instance 0: {exc}") from None
 
 
-def _items_from_request(config: ModelConfig) -> tuple[list[Item], dict[str, Any]]:
+def _items_from_request(model: LoadedModel) -> tuple[list[Item], dict[str, Any]]:
     given = {name: request.args[name] for name in OPTIONS if name in request.args}
     mimetype = request.mimetype or ""
     if mimetype == "multipart/form-data":
@@ -112,7 +112,7 @@ def _items_from_request(config: ModelConfig) -> tuple[list[Item], dict[str, Any]
     given = {**given, **(parameters or {})}
     if "instances" in body and "inputs" in body:
         raise InvalidInput('the body has both "instances" and "inputs"; send one of them')
-    names = _input_names(config)
+    names = _input_names(model)
     if "instances" in body:
         return _rows(body["instances"], names), given
     if "inputs" in body:
@@ -120,9 +120,10 @@ def _items_from_request(config: ModelConfig) -> tuple[list[Item], dict[str, Any]
     raise InvalidInput('the body needs "instances" (row format) or "inputs" (columnar format)')
 
 
-def _input_names(config: ModelConfig) -> tuple[str, ...]:
-    """The names an instance may be given under: the model's tensor input, or its BYTES input."""
-    return (config.inputs[0].name, *([config.raw_input.name] if config.raw_input else []))
+def _input_names(model: LoadedModel) -> tuple[str, ...]:
+    """The names an instance may be given under: the version's tensor input, or its BYTES input."""
+    raw = model.config.raw_input
+    return (model.input.name, *([raw.name] if raw else []))
 
 
 def _unnamed(value: dict, names: tuple[str, ...], where: str) -> Any:

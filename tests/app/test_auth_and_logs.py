@@ -60,7 +60,7 @@ def test_access_log_is_one_json_line_per_request(client, caplog):
         client.post(PREDICT, json={"instances": ["great"]}, headers={"X-Request-ID": "req-9"})
     records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "axon.access"]
     assert records[-1]["request_id"] == "req-9" and records[-1]["status"] == 200
-    assert records[-1]["model"] == "sentiment" and records[-1]["version"] == "1"
+    assert records[-1]["model"] == "sentiment" and records[-1]["version"] == "3"  # the default
     assert records[-1]["latency_ms"] > 0
 
 

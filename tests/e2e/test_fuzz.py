@@ -26,8 +26,8 @@ from training.photos import photo_bytes
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 SECONDS = float(os.environ.get("FUZZ_SECONDS", "0"))  # > 0: run each strategy until this many seconds pass
-MODELS = ["mnist", "sentiment", "efficientnet_lite0", "yolov3", "nanodet", "nope", ""]
-NAMES = ["pixels", "image", "text", "tokens", "input", "probabilities", ""]
+MODELS = ["mnist", "sentiment", "minilm", "efficientnet_lite0", "yolov3", "nanodet", "nope", ""]
+NAMES = ["pixels", "image", "text", "tokens", "input_ids", "input", "probabilities", ""]
 DATATYPES = ["FP32", "FP16", "FP64", "INT32", "INT64", "INT8", "UINT8", "UINT64", "BOOL", "BYTES", "FLOAT", ""]
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70), st.floats(allow_nan=True),
@@ -93,7 +93,8 @@ def v2_requests(draw):
 # A valid request per model, for near-valid variants: one field replaced by anything.
 VALID = {
     "mnist": {"name": "pixels", "shape": [1, 784], "datatype": "FP32", "data": [0.5] * 784},
-    "sentiment": {"name": "tokens", "shape": [1, 48], "datatype": "INT32", "data": [5] * 48},
+    "sentiment": {"name": "input_ids", "shape": [1, 8], "datatype": "INT32", "data": [101] + [2000] * 6 + [102]},
+    "minilm": {"name": "input_ids", "shape": [2, 4], "datatype": "INT32", "data": [101, 2000, 102, 0, 101, 7592, 2088, 102]},
     "efficientnet_lite0": {"name": "input", "shape": [1, 224, 224, 3], "datatype": "FP32", "data": [0.1] * 150528},
     "yolov3": {"name": "input", "shape": [1, 416, 416, 3], "datatype": "FP32", "data": [0.5] * 519168},
 }
@@ -241,15 +242,16 @@ def images(server, model, data, how, query):
 @fuzz_settings
 @given(texts=st.lists(st.text(max_size=300) | st.binary(max_size=300).map(lambda b: b.decode("latin-1")),
                       min_size=0, max_size=70),
-       raw=st.binary(max_size=500), how=st.sampled_from(["v1", "plain", "v2"]))
-def texts(server, texts, raw, how):
+       raw=st.binary(max_size=500), how=st.sampled_from(["v1", "plain", "v2"]),
+       model=st.sampled_from(["sentiment", "sentiment/versions/1", "minilm"]))
+def texts(server, texts, raw, how, model):
     if how == "v1":
-        check(post(server, "/v1/models/sentiment:predict", json={"instances": texts}))
+        check(post(server, f"/v1/models/{model}:predict", json={"instances": texts}))
     elif how == "plain":
-        check(post(server, "/v1/models/sentiment:predict", data=raw, headers={"Content-Type": "text/plain"}))
+        check(post(server, f"/v1/models/{model}:predict", data=raw, headers={"Content-Type": "text/plain"}))
     else:
         tensor = {"name": "text", "shape": [len(texts)], "datatype": "BYTES", "data": texts}
-        check(post(server, "/v2/models/sentiment/infer", json={"inputs": [tensor]}))
+        check(post(server, f"/v2/models/{model}/infer", json={"inputs": [tensor]}))
 
 
 @pytest.mark.parametrize("test", [v2_infer, v1_json, images, texts], ids=lambda t: t.__name__)

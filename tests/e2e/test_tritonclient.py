@@ -35,7 +35,7 @@ def test_server_health_and_metadata(client):
     assert metadata["name"] == "axon" and "binary_tensor_data" in metadata["extensions"]
 
 
-@pytest.mark.parametrize("model", ["mnist", "efficientnet_lite0", "sentiment", "yolov3", "nanodet"])
+@pytest.mark.parametrize("model", ["mnist", "efficientnet_lite0", "sentiment", "yolov3", "nanodet", "minilm"])
 def test_model_metadata_and_readiness(client, model):
     assert client.is_model_ready(model) and client.is_model_ready(model, "1")
     metadata = client.get_model_metadata(model)
@@ -59,11 +59,31 @@ def test_lite0_encoded_images_as_bytes(client, binary):
     assert probabilities.shape == (1, 1000) and probabilities.argmax() == 967  # espresso
 
 
+@pytest.mark.parametrize("version", ["", "1", "2", "3"])
 @pytest.mark.parametrize("binary", [False, True])
-def test_sentiment_texts_as_bytes(client, binary):
+def test_sentiment_texts_as_bytes(client, binary, version):
     texts = np.array(["I love this airline".encode(), "worst flight ever, so angry".encode()], dtype=np.object_)
-    probabilities = infer(client, "sentiment", "text", texts, "BYTES", binary, binary)
+    probabilities = infer(client, "sentiment", "text", texts, "BYTES", binary, binary, version=version)
     assert list(probabilities.argmax(1)) == [2, 0]
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_embeddings_of_texts_and_of_their_token_ids(client, binary):
+    texts = ["A man is playing a guitar.", "Someone plays an instrument.", "The stock market fell sharply today."]
+    tensor = httpclient.InferInput("text", [3], "BYTES")
+    tensor.set_data_from_numpy(np.array([t.encode() for t in texts], dtype=np.object_), binary_data=binary)
+    result = client.infer("minilm", [tensor], outputs=[httpclient.InferRequestedOutput("embeddings", binary_data=binary)])
+    vectors = result.as_numpy("embeddings")
+    assert vectors.dtype == np.float32 and vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5) and vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+    from preprocessing.transformer_text import TransformerTokenizer
+    from tests.conftest import MODELS
+
+    ids = TransformerTokenizer(MODELS / "minilm" / "1" / "tokenizer.json").encode_texts(texts).ids
+    as_ids = httpclient.InferInput("input_ids", list(ids.shape), "INT32")
+    as_ids.set_data_from_numpy(ids, binary_data=binary)
+    again = client.infer("minilm", [as_ids]).as_numpy("embeddings")
+    assert np.allclose(again, vectors, atol=1e-5)
 
 
 def test_digit_png_through_binary_bytes(client, heldout):

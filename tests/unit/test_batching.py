@@ -124,3 +124,11 @@ def test_close_answers_what_is_queued_and_a_later_submit_runs_alone():
     started = time.monotonic()
     assert float(batcher.submit(np.array([[3.0]], np.float32), 5)[0, 0]) == 6  # no queue, no wait
     assert time.monotonic() - started < 1
+
+
+def test_token_ids_of_different_lengths_are_padded_with_0_when_merged():
+    from service.batching import merged
+
+    out = merged([np.array([[5, 6, 7]], np.int32), np.array([[8], [9]], np.int32)])
+    assert out.tolist() == [[5, 6, 7], [8, 0, 0], [9, 0, 0]] and out.dtype == np.int32
+    assert merged([np.ones((1, 2)), np.zeros((2, 2))]).shape == (3, 2)
