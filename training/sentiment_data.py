@@ -117,3 +117,43 @@ def imdb_split() -> TextSplit:
                      (test_texts, y_test.astype(np.int64)), source="imdb",
                      description="keras.datasets.imdb: 25,000 train (10% held for validation) / 25,000 test reviews",
                      labels=["negative", "positive"])
+
+
+# Out of domain: English sentences that are not tweets, rated by people. VADER's ground truth
+# (Hutto & Gilbert, ICWSM 2014), shipped in the source archive of PyPI vaderSentiment 3.3.2 (MIT):
+# movie-review snippets (from Pang & Lee's Rotten Tomatoes sentences) and Amazon product-review
+# snippets, each the mean of about 20 people's ratings on -4..4.
+REVIEW_FILES = {"movie reviews": "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt",
+                "product reviews": "hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt"}
+CLEAR_RATING = 1.0  # |mean rating| at least this: clearly positive or negative
+PER_POLARITY = 500  # sentences drawn per source and polarity: 2,000 in all, balanced
+
+
+def review_snippets() -> dict[str, tuple[list[str], np.ndarray]]:
+    """Per source, a balanced sample of clearly rated sentences: texts, and 1 positive / 0 negative."""
+    import tarfile
+
+    from training.sources import REVIEW_SNIPPETS, fetch
+
+    archive = fetch(REVIEW_SNIPPETS)["hutto_ICWSM_2014.tar.gz"]
+    samples = {}
+    with tarfile.open(archive) as opened:
+        for source, member in REVIEW_FILES.items():
+            lines = opened.extractfile(member).read().decode("utf-8", errors="replace").splitlines()
+            rows = [line.split("\t") for line in lines if line.count("\t") >= 2]
+            rated = [(text.strip(), float(rating)) for _, rating, text in (r[:3] for r in rows)
+                     if abs(float(rating)) >= CLEAR_RATING and text.strip()]
+            rng = np.random.default_rng(SEED)
+            chosen = []
+            for positive in (True, False):
+                pool = [row for row in rated if (row[1] > 0) == positive]
+                chosen += [pool[i] for i in sorted(rng.choice(len(pool), PER_POLARITY, replace=False))]
+            samples[source] = ([t for t, _ in chosen], np.array([int(r > 0) for _, r in chosen]))
+    return samples
+
+
+def polarity_accuracy(probabilities: np.ndarray, truth: np.ndarray, labels: list[str]) -> float:
+    """Three-class probabilities on positive/negative sentences: right when P(positive) vs
+    P(negative) points the way people rated it (neutral is not an answer here)."""
+    positive = probabilities[:, labels.index("positive")] > probabilities[:, labels.index("negative")]
+    return round(float(np.mean(positive == truth.astype(bool))), 4)

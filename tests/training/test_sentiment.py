@@ -24,6 +24,31 @@ def test_neural_model_at_least_matches_the_tfidf_baseline(metadata):
     assert metadata["dataset"]["sizes"]["test"] >= 0.15 * sum(metadata["dataset"]["sizes"].values()) - 1
 
 
+def version_metadata(built_models, version):
+    return json.loads((built_models / "sentiment" / str(version) / "metadata.json").read_text())
+
+
+def test_the_transformer_reaches_its_targets_on_the_test_tweets(built_models):
+    v3 = version_metadata(built_models, 3)
+    assert v3["metrics"]["test_accuracy"] >= 0.78 and v3["metrics"]["test_macro_f1"] >= 0.76
+    assert v3["parity_max_abs_diff"] <= 1e-4
+    assert v3["dataset"]["sizes"] == version_metadata(built_models, 1)["dataset"]["sizes"]  # the same split
+
+
+def test_out_of_domain_every_version_is_measured_and_the_transformer_wins_widely(built_models):
+    ood = {v: version_metadata(built_models, v)["metrics"]["out_of_domain"] for v in (1, 2, 3)}
+    for version, figures in ood.items():
+        assert figures["sentences"] == 2000 and "vaderSentiment 3.3.2 (MIT)" in figures["source"], version
+    for source in ("movie reviews", "product reviews"):
+        assert ood[3][source] >= ood[1][source] + 0.10, source
+
+
+def test_the_bilstm_is_a_served_version_with_its_figures(built_models):
+    v2 = version_metadata(built_models, 2)
+    assert "LSTM" in v2["architecture"] and v2["parity_max_abs_diff"] <= 1e-4
+    assert v2["metrics"]["test_accuracy"] >= 0.72
+
+
 @pytest.mark.parametrize(
     "raw, expected",
     [
@@ -46,13 +71,16 @@ def test_split_is_clean_stratified_and_disjoint():
     assert np.abs(shares[0] - shares[1]).max() < 0.005
 
 
-def test_service_ids_equal_training_ids_for_every_test_text(built_models):
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_service_ids_equal_training_ids_for_every_test_text(built_models, version):
+    """The service's tokenizer (vocab.json, or the transformer's tokenizer.json, loaded from the
+    version directory) gives the very ids training evaluated the test split with."""
     from training.sentiment import test_ids_path
 
-    saved = np.load(test_ids_path())
+    saved = np.load(test_ids_path(3 if version == 3 else 1))
     registry = Registry(Repository(built_models))
     registry.load_all()
-    tokenizer = registry.get("sentiment").tokenizer  # loaded by the service from vocab.json
-    served = tokenizer.encode_batch(tweets_split().test[0])
-    assert served.shape == saved["ids"].shape
-    assert np.array_equal(served, saved["ids"])
+    tokenizer = registry.get("sentiment", version).tokenizer
+    served = tokenizer.encode_texts(tweets_split().test[0])
+    assert served.ids.shape == saved["ids"].shape
+    assert np.array_equal(served.ids, saved["ids"])
