@@ -16,7 +16,7 @@ from pathlib import Path
 from service import host
 from service.batch import items as item_sources
 from service.batch.backends import HttpBackend, LocalBackend
-from service.batch.output import format_of, resume
+from service.batch.output import format_of, resume, write_npy
 from service.batch.progress import Progress
 from service.batch.runner import run
 from service.errors import AxonError
@@ -52,6 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="skip items already in the output (the default when it exists)")
     resume.add_argument("--overwrite", action="store_true", help="start the output over")
     parser.add_argument("--fail-on-error", action="store_true", help="exit 1 if any item failed")
+    parser.add_argument("--npy", help="embedding models: also write the vectors as one .npy, in input order "
+                                      "(NaN rows for failures), with the ids in <NPY>.ids.txt, once the run is done")
     args = parser.parse_args(argv)
     if args.workers is None:  # one core each: onnxruntime's threads, then the decode workers
         args.workers = max(1, host.available_cores() - args.threads)
@@ -104,6 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     if summary.interrupted:  # everything inferred has been written: a rerun does only the rest
         print(f"interrupted: rerun the same command to resume from {output}", file=sys.stderr)
         return 130
+    if args.npy:
+        if fmt != "jsonl":
+            print("error: --npy reads the JSONL output; write JSONL", file=sys.stderr)
+            return 2
+        try:
+            written = write_npy(output, [item.id for item in items], Path(args.npy))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.npy}: {written} of {len(items)} vectors", file=sys.stderr)
     return 1 if args.fail_on_error and summary.failed else 0
 
 

@@ -26,7 +26,7 @@ from preprocessing.detection import Detections
 from service.registry import LoadedModel, Registry
 from service.repository import Repository
 from service.settings import Settings
-from service.tasks import task_of
+from service.tasks import EmbeddingFormatter, task_of
 
 
 class BatchRejected(Exception):
@@ -42,7 +42,7 @@ class LocalPreparer:
         self.model = replace(model, runtime=None, batcher=None)
         self.settings = settings
         self.group_size = inputs.batch_limit(model, settings)
-        spec = model.config.inputs[0]
+        spec = model.input
         shape = tuple(spec.shape[1:])
         self.item_shape = shape if all(size > 0 for size in shape) else None  # None: sizes vary
         self.dtype = spec.dtype
@@ -71,10 +71,12 @@ class LocalBackend:
         self.options = self.task.options(self.model, given or {}, settings)  # top_k; detection thresholds
         self.labeller = self.task.formatter(self.model, self.options)
 
-    def infer(self, prepared: Prepared) -> Any:
-        """Each item's result (probabilities, or detections in its image's pixels)."""
+    def infer(self, prepared: Prepared) -> tuple[Any, list[dict]]:
+        """Each item's result (probabilities, detections in its image's pixels, an embedding) and
+        its notes (a text cut to the model's length)."""
         outputs = self.dataplane.infer_now(self.model, prepared.batch)
-        return self.task.results(self.model, outputs, prepared, self.options)
+        results = self.task.results(self.model, outputs, prepared, self.options)
+        return results, [prepared.note(i) for i in range(len(prepared))]
 
 
 class HttpPreparer:
@@ -115,6 +117,8 @@ class HttpBackend:
         self.parameters = {k: v for k, v in given.items() if k != "top_k"} if self.detector else {}
         if self.detector:
             self.labeller: Any = DetectionFormatter(labels)
+        elif parameters.get("task") == "sentence_embedding":
+            self.labeller = EmbeddingFormatter()
         else:
             classes = len(labels) or int(metadata["outputs"][0]["shape"][-1])
             k = given.get("top_k", int(parameters.get("top_k", 5)))
@@ -140,8 +144,9 @@ class HttpBackend:
         except urllib.error.URLError as exc:
             raise RuntimeError(f"cannot reach {self.base}: {exc.reason}") from None
 
-    def infer(self, prepared: list[Any]) -> Any:
-        """Each item's result, as a local run gives it (probabilities, or detections)."""
+    def infer(self, prepared: list[Any]) -> tuple[Any, list[dict]]:
+        """Each item's result and notes, as a local run gives them (probabilities, detections, an
+        embedding; a text that was cut)."""
         if isinstance(prepared[0], list):  # arrays: the model's own tensor, its name and datatype
             shape = [len(prepared), *[d for d in self.input["shape"][1:]]]
             tensor = {"name": self.input["name"], "shape": shape, "datatype": self.input["datatype"],
@@ -151,11 +156,22 @@ class HttpBackend:
                 raise BatchRejected(f"model '{self.name}' takes only {self.input['datatype']} arrays")
             tensor = {"name": self.raw_input, "shape": [len(prepared)], "datatype": "BYTES", "data": prepared}
         body = {"inputs": [tensor], **({"parameters": self.parameters} if self.parameters else {})}
-        outputs = {o["name"]: np.asarray(o["data"]).reshape(o["shape"]) for o in self._call("POST", self.infer_path, body)["outputs"]}
+        response = self._call("POST", self.infer_path, body)
+        outputs = {o["name"]: np.asarray(o["data"]).reshape(o["shape"]) for o in response["outputs"]}
+        notes = truncation_notes(response.get("parameters", {}), len(prepared))
         if not self.detector:
-            return next(iter(outputs.values())).astype(np.float32)
+            return next(iter(outputs.values())).astype(np.float32), notes
         return [Detections(outputs["boxes"][i, :count].astype(np.float64), outputs["scores"][i, :count].astype(np.float64),
-                           outputs["classes"][i, :count].astype(np.int64)) for i, count in enumerate(outputs["count"])]
+                           outputs["classes"][i, :count].astype(np.int64)) for i, count in enumerate(outputs["count"])], notes
+
+
+def truncation_notes(parameters: dict[str, Any], count: int) -> list[dict]:
+    """A V2 response's parameters.truncated, as each item's note (what a local run writes)."""
+    notes: list[dict] = [{} for _ in range(count)]
+    cut = parameters.get("truncated") or {}
+    for index, tokens in zip(cut.get("instances", []), cut.get("tokens", [])):
+        notes[index] = {"truncated": {"tokens": tokens, "kept": cut.get("kept_tokens")}}
+    return notes
 
 
 def describe_error(exc: BaseException) -> str:

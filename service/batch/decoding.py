@@ -24,6 +24,7 @@ import numpy as np
 from service.batch import processes
 from service.batch.backends import describe_error
 from service.batch.items import Item, read
+from service.batching import merged
 from service.inputs import Prepared
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,13 @@ class Decoded:
     rows: Any  # an ndarray [len(positions), ...], a list (--url), or None when nothing decoded
     errors: dict[int, str]
     sizes: list[Any] | None = None
+    notes: list[dict] | None = None  # each row's notes (a text cut to the model's length)
 
     def batch(self, start: int, stop: int) -> Any:
         """Rows start:stop as the backend infers them: a Prepared batch, or the --url client's values."""
         if isinstance(self.rows, np.ndarray):
             sizes = self.sizes[start:stop] if self.sizes else [None] * len(self.rows[start:stop])
-            return Prepared(self.rows[start:stop], sizes)
+            return Prepared(self.rows[start:stop], sizes, self.notes[start:stop] if self.notes else None)
         return self.rows[start:stop]
 
 
@@ -85,12 +87,15 @@ def joined(parts: list[Any]) -> Any:
     if not parts:
         return None
     if isinstance(parts[0], Prepared):
-        return Prepared(np.concatenate([p.batch for p in parts]), [size for p in parts for size in p.sizes])
+        return Prepared(merged([p.batch for p in parts]), [size for p in parts for size in p.sizes],
+                        [note for p in parts for note in (p.notes or [{}] * len(p))])
     return np.concatenate(parts) if isinstance(parts[0], np.ndarray) else [row for part in parts for row in part]
 
 
-def _rows_and_sizes(prepared: Any) -> tuple[Any, list[Any] | None]:
-    return (prepared.batch, prepared.sizes) if isinstance(prepared, Prepared) else (prepared, None)
+def _unpacked(prepared: Any) -> tuple[Any, list[Any] | None, list[dict] | None]:
+    if isinstance(prepared, Prepared):
+        return prepared.batch, prepared.sizes, prepared.notes
+    return prepared, None, None
 
 
 def item_bytes(preparer: Any) -> int | None:
@@ -113,12 +118,12 @@ def _work(connection: Connection, preparer: Any, group_size: int, slot_names: li
         while (task := connection.recv()) is not None:
             slot, loads = task
             positions, parts, errors = prepare_chunk(preparer, loads, group_size)
-            rows, sizes = _rows_and_sizes(joined(parts))
+            rows, sizes, notes = _unpacked(joined(parts))
             if views and isinstance(rows, np.ndarray):
                 views[slot][: len(rows)] = rows
-                connection.send((positions, errors, None, sizes))
+                connection.send((positions, errors, None, sizes, notes))
             else:
-                connection.send((positions, errors, rows, sizes))
+                connection.send((positions, errors, rows, sizes, notes))
     except processes.GONE:  # the parent is stopping (done, or interrupted)
         pass
     views.clear()
@@ -157,12 +162,12 @@ class DecodeWorkers:
         for index, chunk in enumerate(chunks):
             process, connection = self.workers[index % count]
             try:
-                positions, errors, rows, sizes = connection.recv()
+                positions, errors, rows, sizes, notes = connection.recv()
             except processes.GONE:
                 raise _worker_died(process) from None
             if rows is None and positions:
                 rows = self.views[self._slot(index)][: len(positions)]
-            yield Decoded(chunk, positions, rows, errors, sizes)
+            yield Decoded(chunk, positions, rows, errors, sizes, notes)
             if index + count * SLOTS_PER_WORKER < len(chunks):  # its slot is free again
                 self._send(chunks, index + count * SLOTS_PER_WORKER)
 

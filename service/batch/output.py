@@ -87,10 +87,12 @@ class ResultWriter:
 
 
 def records(ids: list[str], head: dict[str, str], outputs: dict[int, Any], errors: dict[int, str],
-            label: Callable[[np.ndarray], dict[str, Any]]) -> list[dict[str, Any]]:
-    """One chunk's records, in input order: a prediction or the reason the item failed."""
+            label: Callable[[np.ndarray], dict[str, Any]], notes: dict[int, dict] | None = None) -> list[dict[str, Any]]:
+    """One chunk's records, in input order: a prediction (with its notes: a text that was cut) or the
+    reason the item failed."""
+    notes = notes or {}
     return [{"id": item_id, **head, "error": errors[position]} if position in errors
-            else {"id": item_id, **head, **label(outputs[position])}
+            else {"id": item_id, **head, **label(outputs[position]), **notes.get(position, {})}
             for position, item_id in enumerate(ids)]
 
 
@@ -102,8 +104,8 @@ def _write_chunks(connection: Connection, path: Path, fmt: str, head: dict[str, 
         writer = ResultWriter(path, fmt)
         try:
             while (chunk := connection.recv()) is not None:
-                ids, positions, probabilities, errors = chunk
-                writer.write(records(ids, head, dict(zip(positions, probabilities)), errors, label))
+                ids, positions, results, errors, notes = chunk
+                writer.write(records(ids, head, dict(zip(positions, results)), errors, label, notes))
                 written += len(ids)
         except EOFError:  # the parent closed the pipe without a word: keep what was written
             pass
@@ -119,9 +121,10 @@ class WriterProcess:
     def __init__(self, path: Path, fmt: str, head: dict[str, str], label: Callable[[np.ndarray], dict[str, Any]]):
         self.process, self.connection = processes.start("axon-writer", _write_chunks, path, fmt, head, label)
 
-    def write(self, ids: list[str], positions: list[int], probabilities: Any, errors: dict[int, str]) -> None:
+    def write(self, ids: list[str], positions: list[int], results: Any, errors: dict[int, str],
+              notes: dict[int, dict] | None = None) -> None:
         try:
-            self.connection.send((ids, positions, probabilities, errors))
+            self.connection.send((ids, positions, results, errors, notes or {}))
         except processes.GONE:
             raise RuntimeError(self._why()) from None
 
@@ -149,3 +152,23 @@ class WriterProcess:
             return self.connection.recv()
         except processes.GONE:
             return None
+
+
+def write_npy(records_path: Path, ids: list[str], target: Path) -> int:
+    """Embeddings from a finished JSONL run as one .npy [len(ids), width] in input order (rows of NaN
+    for items that failed), and the ids beside it (<target>.ids.txt). Returns how many had one."""
+    vectors: dict[str, list[float]] = {}
+    for line in records_path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if "embedding" in record:
+            vectors[record["id"]] = record["embedding"]
+    if not vectors:
+        raise ValueError(f"{records_path} has no embeddings: --npy is for embedding models")
+    width = len(next(iter(vectors.values())))
+    array = np.full((len(ids), width), np.nan, dtype=np.float32)
+    for row, item_id in enumerate(ids):
+        if item_id in vectors:
+            array[row] = vectors[item_id]
+    np.save(target, array)
+    target.with_name(target.name + ".ids.txt").write_text("".join(f"{item_id}\n" for item_id in ids), encoding="utf-8")
+    return sum(item_id in vectors for item_id in ids)

@@ -90,8 +90,8 @@ def run(backend: Any, items: list[Item], output: Path, fmt: str, done: set[str],
         with stop_requests() as stop, DecodeWorkers(backend.preparer, workers, size, group_size) as decoders:
             for decoded in decoders.decoded(chunks):
                 summary.startup_s = summary.startup_s or time.perf_counter() - started
-                positions, probabilities, errors = infer_chunk(backend, decoded, batch_size)
-                writer.write([item.id for item in decoded.chunk], positions, probabilities, errors)
+                positions, probabilities, errors, notes = infer_chunk(backend, decoded, batch_size)
+                writer.write([item.id for item in decoded.chunk], positions, probabilities, errors, notes)
                 summary.failed += len(errors)
                 if progress:
                     progress.update(len(decoded.chunk), len(errors))
@@ -107,22 +107,28 @@ def run(backend: Any, items: list[Item], output: Path, fmt: str, done: set[str],
     return summary
 
 
-def infer_chunk(backend: Any, decoded: Decoded, batch_size: int) -> tuple[list[int], Any, dict[int, str]]:
-    """(positions inferred, their probabilities, errors by position) for one decoded chunk."""
+def infer_chunk(backend: Any, decoded: Decoded,
+                batch_size: int) -> tuple[list[int], Any, dict[int, str], dict[int, dict]]:
+    """(positions inferred, their results, errors by position, notes by position: a text that was
+    cut) for one decoded chunk."""
     errors = dict(decoded.errors)
     if not decoded.positions:
-        return [], None, errors
-    positions, outputs = [], []
+        return [], None, errors, {}
+    positions, outputs, notes = [], [], {}
+
+    def infer(start: int, stop: int) -> None:
+        results, batch_notes = backend.infer(decoded.batch(start, stop))
+        outputs.append(results)
+        positions.extend(decoded.positions[start:stop])
+        notes.update((p, n) for p, n in zip(decoded.positions[start:stop], batch_notes) if n)
+
     for start in range(0, len(decoded.positions), batch_size):
-        batch_positions = decoded.positions[start : start + batch_size]
         try:
-            outputs.append(backend.infer(decoded.batch(start, start + batch_size)))
-            positions.extend(batch_positions)
+            infer(start, start + batch_size)
         except BatchRejected:  # the server refused the batch: one call per item, so only the bad ones fail
-            for offset, position in enumerate(batch_positions):
+            for index in range(start, min(start + batch_size, len(decoded.positions))):
                 try:
-                    outputs.append(backend.infer(decoded.batch(start + offset, start + offset + 1)))
-                    positions.append(position)
+                    infer(index, index + 1)
                 except BatchRejected as exc:
-                    errors[position] = describe_error(exc)
-    return positions, joined(outputs), errors
+                    errors[decoded.positions[index]] = describe_error(exc)
+    return positions, joined(outputs), errors, notes

@@ -111,6 +111,32 @@ def test_texts_from_txt_csv_and_jsonl(tmp_path):
     assert set(json.loads(by_id["c.jsonl:1"]["details"])) == {"negative", "neutral", "positive"}
 
 
+def test_embeddings_as_jsonl_and_npy_in_input_order(tmp_path, capsys):
+    long_text = "the service was slow and the food was cold. " * 200  # over 256 tokens
+    (tmp_path / "t.txt").write_text(f"A man is playing a guitar.\n\nSomeone plays an instrument.\n{long_text}\n"
+                                    "The stock market fell sharply today.\n")
+    out, npy = tmp_path / "vectors.jsonl", tmp_path / "vectors.npy"
+    assert main(["--model", "minilm", "--input", str(tmp_path / "t.txt"), "--output", str(out),
+                 "--npy", str(npy), "--batch-size", "2"]) == 0
+    results = records(out)
+    assert [r["id"].split("/")[-1] for r in results] == ["t.txt:1", "t.txt:3", "t.txt:4", "t.txt:5"]
+    assert results[2]["truncated"] == {"tokens": pytest.approx(2002, abs=30), "kept": 256}
+    vectors = np.load(npy)
+    ids = (tmp_path / "vectors.npy.ids.txt").read_text().splitlines()
+    assert vectors.shape == (4, 384) and ids == [r["id"] for r in results]
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert np.allclose(vectors[0], results[0]["embedding"])
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[3] + 0.2
+    assert "4 of 4 vectors" in capsys.readouterr().err
+
+
+def test_npy_refused_for_a_classifier(tmp_path, capsys):
+    (tmp_path / "t.txt").write_text("great flight\n")
+    assert main(["--model", "sentiment", "--input", str(tmp_path / "t.txt"), "--output", str(tmp_path / "o.jsonl"),
+                 "--npy", str(tmp_path / "o.npy")]) == 2
+    assert "no embeddings" in capsys.readouterr().err
+
+
 def test_arrays_for_mnist(tmp_path, heldout):
     digits = heldout[0][:100].astype(np.float32) / 255.0
     digits[3, 0, 0] = np.nan  # one bad row
@@ -162,7 +188,8 @@ class LongJob:
         texts = tmp_path / "many.txt"
         texts.write_text("".join(f"line {i}: the crew was {'lovely' if i % 3 else 'rude'}\n" for i in range(20000)))
         self.out = tmp_path / "out.jsonl"
-        self.command = [sys.executable, "-m", "service.batch", "--model", "sentiment", "--input", str(texts),
+        # the Conv1D (version 1): 20,000 texts in seconds, so that a stop lands mid-run, not at its start
+        self.command = [sys.executable, "-m", "service.batch", "--model", "sentiment", "--version", "1", "--input", str(texts),
                         "--output", str(self.out), "--batch-size", str(batch_size)]
         self.env = {**os.environ, "AXON_MODEL_DIR": str(models)}
 
@@ -234,13 +261,14 @@ def test_url_mode_writes_the_same_records_as_a_local_run(tmp_path, photo_dir, he
     (mnist's is 3: a client that assumed 5, or the input name "input", wrote other records)."""
     from tests.e2e.server import Server
 
-    (tmp_path / "texts.txt").write_text("I love this airline\nworst flight ever\n\njust landed in Boston\n")
+    (tmp_path / "texts.txt").write_text("I love this airline\nworst flight ever\n\njust landed in Boston\n"
+                                        + "the crew was rude and the seat was broken. " * 100 + "\n")  # cut at 256 tokens
     digits = heldout[0][:20].astype(np.float32) / 255.0
     digits[3, 0, 0] = 2.0  # out of range: refused by both
     np.save(tmp_path / "digits.npy", digits)
     runs = [("efficientnet_lite0", photo_dir, []), ("sentiment", tmp_path / "texts.txt", []),
             ("mnist", tmp_path / "digits.npy", []), ("mnist", tmp_path / "digits.npy", ["--top-k", "2"]),
-            ("nanodet", photo_dir, ["--score-threshold", "0.3"])]
+            ("nanodet", photo_dir, ["--score-threshold", "0.3"]), ("minilm", tmp_path / "texts.txt", [])]
     metrics = tmp_path / "metrics"
     metrics.mkdir()
     server = Server(Path(os.environ["AXON_MODEL_DIR"]), metrics, tmp_path / "gunicorn.log", workers=1)
@@ -260,5 +288,7 @@ def test_url_mode_writes_the_same_records_as_a_local_run(tmp_path, photo_dir, he
         for key, record in local.items():
             assert same_record(record, remote[key]), (model, record, remote[key])
             assert ("error" in record) == ("error" in remote[key])  # refused by the server too, isolated
+        if model in ("sentiment", "minilm"):
+            assert sum("truncated" in r for r in remote.values()) == 1, model  # said by both runs
         if model == "mnist":
             assert {len(r["top_k"]) for r in local.values() if "top_k" in r} == {2 if extra else 3}
