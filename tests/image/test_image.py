@@ -52,7 +52,7 @@ class Container:
             try:
                 if requests.get(self.url + "/v2/health/ready", timeout=2).status_code == 200:
                     return time.monotonic() - started
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # the port forwarder may accept before gunicorn
                 pass
             if self.state() == "exited":
                 raise RuntimeError(f"the container exited:\n{self.logs()}")
@@ -106,8 +106,11 @@ def check_predictions(container: Container, heldout) -> None:
     assert predict(container, "mnist", data=png_bytes(255 - digit),
                    headers={"Content-Type": "image/png"})["predictions"][0]["class_id"] == label
     texts = predict(container, "sentiment", json={"instances": ["I love this airline, great crew!",
-                                                                "worst delay ever, angry"]})
+                                                                "The movie was a complete waste of time."]})
+    assert texts["model_version"] == "3"  # the transformer: tokenizers runs without huggingface-hub
     assert [p["label"] for p in texts["predictions"]] == ["positive", "negative"]
+    vectors = predict(container, "minilm", json={"instances": ["A man plays a guitar.", "Someone plays music."]})
+    assert len(vectors["embeddings"]) == 2 and len(vectors["embeddings"][0]) == 384
     boxes = predict(container, "nanodet", data=detection_photo_bytes("bus.jpg"), headers={"Content-Type": "image/jpeg"})
     assert "bus" in {d["label"] for d in boxes["predictions"][0]["detections"]}
 
@@ -116,6 +119,9 @@ def test_the_build_stage_without_models_installs_no_tensorflow(engine):
     engine.build("localhost/axon-build-stage:test", "--target", "build", "--build-arg", "SKIP_MODELS=all")
     probe = engine.run_once("localhost/axon-build-stage:test", "python", "-c", "import tensorflow")
     assert probe.returncode != 0 and "No module named 'tensorflow'" in probe.stderr
+    versions = engine.run_once("localhost/axon-build-stage:test", "python", "-c",
+                               "import pathlib; print(sorted(map(str, pathlib.Path('models').glob('*/[0-9]*'))))")
+    assert versions.stdout.strip() == "[]"  # the context's built versions are not baked in either
 
 
 def test_the_image_serves_as_the_deployment_runs_it(engine, start, heldout):
@@ -159,7 +165,7 @@ def test_sigterm_with_requests_in_flight_finishes_them_and_exits_0(engine, start
 
 def test_models_mounted_read_only_from_a_volume(start, built_models, heldout, tmp_path):
     models = tmp_path / "models"
-    for name in ("mnist", "sentiment", "efficientnet_lite0", "nanodet"):
+    for name in ("mnist", "sentiment", "efficientnet_lite0", "nanodet", "minilm"):
         shutil.copytree(built_models / name, models / name)
     unreadable = models / "efficientnet_lite0" / "1"
     unreadable.chmod(0o700)  # owned by root: uid 10001 cannot enter it
