@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PLANS = {
     "mnist": ("models", {"max_batch_size": 16, "max_queue_delay_ms": 1}, (300, 60, 15)),
     "sentiment": ("models", {"max_batch_size": 32, "max_queue_delay_ms": 1}, (300, 60, 15)),
+    "minilm": ("models", {"max_batch_size": 32, "max_queue_delay_ms": 1}, (300, 60, 15)),
     "efficientnet_lite0": ("models", {"max_batch_size": 8, "max_queue_delay_ms": 3}, (60, 12, 4)),
     "resnet50": ("build/test-models", {"max_batch_size": 8, "max_queue_delay_ms": 5}, (30, 8, 3)),
 }
@@ -30,7 +31,7 @@ def payload(model: str) -> tuple[str, bytes, dict]:
     path = f"/v1/models/{model}:predict"
     if model == "mnist":
         return path, png_bytes(mnist_sample_split().x_test[0]), {"Content-Type": "image/png"}
-    if model == "sentiment":
+    if model in ("sentiment", "minilm"):
         return path, b"the flight was delayed but the crew was lovely", {"Content-Type": "text/plain"}
     body = json.dumps({"instances": [{"b64": base64.b64encode(photo_bytes("rocket.jpg")).decode()}]}).encode()
     return path, body, {"Content-Type": "application/json"}
@@ -43,7 +44,8 @@ def scratch_repository(model: str, source: Path, batching: dict | None, target: 
     if batching:
         config["dynamic_batching"] = {**batching, "max_queue_size": 128}
     (target / model / "config.json").write_text(json.dumps(config))
-    shutil.copy(ROOT / "models" / model / "labels.txt", target / model / "labels.txt")
+    if (ROOT / "models" / model / "labels.txt").is_file():
+        shutil.copy(ROOT / "models" / model / "labels.txt", target / model / "labels.txt")
     for version in (p for p in source.iterdir() if p.name.isdigit()):
         os.symlink(version, target / model / version.name)
 
