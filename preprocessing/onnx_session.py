@@ -12,8 +12,9 @@ from __future__ import annotations
 import onnxruntime as ort
 
 
-def session_options(threads: int = 1) -> ort.SessionOptions:
+def session_options(threads: int = 1, arena: bool = True) -> ort.SessionOptions:
     options = ort.SessionOptions()
+    options.enable_cpu_mem_arena = arena
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -22,6 +23,7 @@ def session_options(threads: int = 1) -> ort.SessionOptions:
     return options
 
 
-def cpu_session(model: str | bytes, threads: int = 1) -> ort.InferenceSession:
-    """An onnxruntime CPU session from a path or serialized ONNX bytes."""
-    return ort.InferenceSession(model, session_options(threads), providers=["CPUExecutionProvider"])
+def cpu_session(model: str | bytes, threads: int = 1, arena: bool = True) -> ort.InferenceSession:
+    """An onnxruntime CPU session from a path or serialized ONNX bytes. arena=False: memory goes back
+    after each call instead of staying reserved for the largest call seen."""
+    return ort.InferenceSession(model, session_options(threads, arena), providers=["CPUExecutionProvider"])

@@ -20,6 +20,7 @@ from service.repository import ModelConfig, Repository, RepositoryError, TensorS
 from service.runtime import OnnxModel
 
 log = logging.getLogger(__name__)
+MAX_TOKENS_PER_RUN = 4096  # a transformer's rows x tokens in one onnxruntime call (see OnnxModel)
 # Making a version's batcher and retiring the version exclude each other, so that no batcher is
 # made for a retired version (its thread would never be stopped). Both are rare: one lock for all.
 _batchers_lock = threading.Lock()
@@ -225,8 +226,10 @@ class Registry:
 
     def _load_version(self, config: ModelConfig, entry: VersionEntry) -> LoadedModel:
         started = time.perf_counter()
-        runtime = OnnxModel(entry.model_path, self.threads)
-        expected = [version_input(config, entry).name]
+        spec = version_input(config, entry)
+        sequences = config.preprocessing == "text" and -1 in spec.shape[1:]  # a transformer's token ids
+        runtime = OnnxModel(entry.model_path, self.threads, MAX_TOKENS_PER_RUN if sequences else None)
+        expected = [spec.name]
         if runtime.input_names != expected:
             raise RepositoryError(f"ONNX inputs {runtime.input_names} do not match the version's {expected}")
         tokenizer = load_tokenizer(entry.path) if config.preprocessing == "text" else None

@@ -9,19 +9,31 @@ from preprocessing.onnx_session import cpu_session
 
 
 class OnnxModel:
-    def __init__(self, path: Path, threads: int = 1):
+    """max_tokens_per_run: a transformer's rows are run in parts of at most this many tokens (rows x
+    sequence length), so that one request of 64 long texts cannot make attention's [rows, heads, L, L]
+    buffers take gigabytes (measured: 64 x 256 tokens in one call, 1.9 GB resident per model with
+    onnxruntime's arena; in parts of 4,096 tokens without the arena, 190 MB after and 410 MB at peak).
+    Such sessions run without the arena: their buffers vary with the text lengths."""
+
+    def __init__(self, path: Path, threads: int = 1, max_tokens_per_run: int | None = None):
         # Workers x intra-op threads must stay <= cores (ARCHITECTURE.md: oversubscription halves throughput).
-        self.session = cpu_session(str(path), threads)
+        self.session = cpu_session(str(path), threads, arena=max_tokens_per_run is None)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         # A graph exported for batch 1 only (NanoDet's TF.js graph reshapes with a fixed 1): run it row by row.
         self.batch_of_one = self.session.get_inputs()[0].shape[0] == 1
+        self.max_tokens_per_run = max_tokens_per_run
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the session; onnxruntime sessions are safe to call from several threads."""
-        rows = len(next(iter(inputs.values())))
-        if self.batch_of_one and rows > 1:
-            parts = [self.run({name: value[i : i + 1] for name, value in inputs.items()}) for i in range(rows)]
+        first = next(iter(inputs.values()))
+        rows = len(first)
+        step = 1 if self.batch_of_one else rows
+        if self.max_tokens_per_run and first.ndim == 2:
+            step = max(1, min(step, self.max_tokens_per_run // max(1, first.shape[1])))
+        if step < rows:
+            parts = [self.run({name: value[i : i + step] for name, value in inputs.items()})
+                     for i in range(0, rows, step)]
             return {name: np.concatenate([part[name] for part in parts]) for name in self.output_names}
         values = self.session.run(self.output_names, inputs)
         return dict(zip(self.output_names, values))
