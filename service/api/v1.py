@@ -141,8 +141,12 @@ def _value(value: Any, where: str) -> Item:
         return b64decode(value["b64"], where)
     if isinstance(value, (list, str)):
         return value
+    hint = ""
+    if isinstance(value, dict) and "candidates" in value:
+        hint = ('; to rank candidates, send the texts as instances and the candidates once: '
+                '{"instances": ["..."], "parameters": {"candidates": ["...", "..."]}}')
     raise InvalidInput(f'{where}: expected a text, a list of numbers or {{"b64": "..."}}, '
-                       f"got {type(value).__name__}")
+                       f"got {type(value).__name__}{hint}")
 
 
 def _rows(instances: Any, names: tuple[str, ...]) -> list[Item]:

@@ -113,6 +113,8 @@ def test_candidates_are_ranked_by_cosine(client):
     assert [r["score"] for r in first] == sorted((r["score"] for r in first), reverse=True)
     bad = client.post(EMBED, json={"instances": ["hi"], "parameters": {"candidates": "not a list"}})
     assert bad.status_code == 400 and "candidates" in bad.json["error"]
+    per_instance = client.post(EMBED, json={"instances": [{"text": "hi", "candidates": ["a", "b"]}]})
+    assert per_instance.status_code == 400 and '"parameters": {"candidates"' in per_instance.json["error"]
 
 
 @pytest.mark.parametrize("ids, message", [
