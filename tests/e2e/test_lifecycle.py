@@ -106,6 +106,9 @@ def test_reloading_a_batched_model_under_traffic_loses_no_request(make_server, t
     server = make_server(models, AXON_RELOAD_INTERVAL_S="0", AXON_REQUEST_TIMEOUT_S="10")
     texts = [f"flight {i} cancelled again, worst airline" for i in range(64)]
     seen, stop = [], threading.Event()
+    # Ready means one worker answers; a worker still loading has no SIGHUP handler yet (gunicorn
+    # leaves the default, which ends the process): signal only once both have loaded.
+    assert wait_until(lambda: server.log_path.read_text().count("models loaded:") >= 2, timeout=60)
 
     def traffic(size: int, path: str):
         session = requests.Session()
