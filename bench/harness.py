@@ -19,7 +19,7 @@ def running_server(models: Path, workers: int = 2, **env: str) -> Iterator[Serve
         metrics_dir = Path(tmp) / "metrics"
         metrics_dir.mkdir()
         server = Server(models.resolve(), metrics_dir, Path(tmp) / "gunicorn.log", workers=workers,
-                        AXON_LOG_LEVEL="warning", **env)
+                        **{"AXON_LOG_LEVEL": "warning", **env})
         try:
             server.wait_ready()
             yield server

@@ -11,6 +11,7 @@ from service import logs
 from service.api import hooks, ops, v1, v2
 from service.api.common import AxonRequest
 from service.api.errors import register_error_handlers
+from service.codecs import jsontext
 from service.dataplane import DataPlane
 from service.metrics import Metrics
 from service.registry import LoadedModel, Registry
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app = Flask("axon")
     app.request_class = AxonRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.json = jsontext.FastJSONProvider(app)
     app.json.sort_keys = False
     app.extensions["axon.settings"] = settings
     app.extensions["axon.metrics"] = metrics

@@ -25,8 +25,16 @@ host.set_malloc_mmap_threshold(4 << 20)
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
 _ort_threads = max(1, int(os.environ.get("AXON_ORT_THREADS") or 1))
 workers = int(os.environ.get("AXON_WORKERS") or max(1, host.available_cores() // _ort_threads))
-worker_class = "gthread"
-threads = int(os.environ.get("AXON_THREADS", "4"))
+# sync (default): one request at a time per worker, the rest queued in the kernel, served even when
+# stopping (service/worker.py); the fastest per core. gthread: AXON_THREADS requests at once per
+# worker, which dynamic batching needs to merge concurrent requests (README, "Workers and threads").
+WORKER_CLASSES = {"sync": "service.worker.DrainingSyncWorker", "gthread": "gthread"}
+_worker_class = os.environ.get("AXON_WORKER_CLASS") or "sync"
+if _worker_class not in WORKER_CLASSES:
+    raise SystemExit(f"AXON_WORKER_CLASS must be one of {', '.join(WORKER_CLASSES)}, got {_worker_class!r}")
+worker_class = WORKER_CLASSES[_worker_class]
+# More than one thread would turn a sync worker into gthread (gunicorn's rule), so threads are gthread's only.
+threads = int(os.environ.get("AXON_THREADS", "4")) if _worker_class == "gthread" else 1
 timeout = int(os.environ.get("AXON_WORKER_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("AXON_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5

@@ -18,6 +18,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+MAX_KEPT_CHILDREN = 10_000  # label sets whose metric children are kept (endpoints are route rules: few)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -62,10 +63,23 @@ class Metrics:
             "axon_batch_queue_depth", "requests waiting in batching queues (all workers)",
             ["model", "version"], registry=None, multiprocess_mode="livesum",
         )
+        self._request_children: dict[tuple, tuple] = {}
 
     def all(self) -> list:
         return [self.requests, self.request_seconds, self.inference_seconds, self.inference_items,
                 self.in_flight, self.model_load_seconds, self.queue_wait_seconds, self.batch_size, self.queue_depth]
+
+    def observe_request(self, model: str, version: str, endpoint: str, status: int, seconds: float) -> None:
+        """One HTTP request: counted by status, timed by endpoint. The labelled children are kept, as
+        looking them up again costs more than the update itself (prometheus_client's labels())."""
+        key = (model, version, endpoint, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(model, version, endpoint, str(status)), self.request_seconds.labels(endpoint))
+            if len(self._request_children) < MAX_KEPT_CHILDREN:
+                self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_batch(self, model: str, version: str, rows: int, waits: list[float], depth: int) -> None:
         for wait in waits:

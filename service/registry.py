@@ -13,6 +13,7 @@ import numpy as np
 
 from preprocessing.text import Tokenizer
 from preprocessing.transformer_text import TransformerTokenizer
+from service import host
 from service.batching import Batcher
 from service.codecs.detections import Decoder
 from service.errors import ModelNotFound, ModelNotReady
@@ -21,6 +22,14 @@ from service.runtime import OnnxModel
 
 log = logging.getLogger(__name__)
 MAX_TOKENS_PER_RUN = 4096  # a transformer's rows x tokens in one onnxruntime call (see OnnxModel)
+# With threads chosen per model (AXON_ORT_THREADS=0, the default), a version whose single-row run
+# takes this long with all the cores' threads keeps them, without spinning: a lone request then uses
+# the idle cores, and under load the extra threads sleep. Measured on 2 cores (ResNet50 fp32, 2
+# processes as 2 sync workers): a lone run 98 -> 54 ms; both workers busy, 18.5 -> 17.3 runs/s, within
+# this machine's 10% drift from run to run. A faster one (the MNIST CNN: 0.3 ms) gets one thread:
+# waking a second thread for each of its layers would cost more than it saves.
+WIDE_RUN_MS = 3.0
+TYPICAL_TOKENS = 64  # the text length at which a transformer's run is timed
 # Making a version's batcher and retiring the version exclude each other, so that no batcher is
 # made for a retired version (its thread would never be stopped). Both are rare: one lock for all.
 _batchers_lock = threading.Lock()
@@ -115,6 +124,18 @@ def version_input(config: ModelConfig, entry: VersionEntry) -> TensorSpec:
                       declared.range if declared.name == recorded["name"] else None)
 
 
+def one_run_ms(runtime: OnnxModel, spec: TensorSpec, runs: int = 3) -> float:
+    """Median milliseconds of one single-row run (a text of TYPICAL_TOKENS tokens for a transformer)."""
+    shape = [1] + [d if d > 0 else TYPICAL_TOKENS for d in spec.shape[1:]]
+    feed = {spec.name: np.zeros(shape, dtype=spec.dtype)}
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        runtime.run(feed)
+        timings.append(time.perf_counter() - started)
+    return 1e3 * sorted(timings)[runs // 2]
+
+
 def warm_up(model: LoadedModel) -> None:
     """One inference on zeros of the version's input shape (batch 1, unknown sizes 1)."""
     spec = model.input
@@ -130,8 +151,10 @@ class Registry:
 
     def __init__(self, repository: Repository, threads: int = 1,
                  on_loaded: Callable[[LoadedModel, float], None] | None = None, only: set[str] | None = None):
+        """threads: onnxruntime intra-op threads of every session; 0 chooses per model (threads_for)."""
         self.repository = repository
         self.threads = threads
+        self.wide_threads = host.available_cores()
         self.on_loaded = on_loaded
         self.only = only  # serve just these models (the batch script loads the one it needs)
         self.models: dict[str, ModelState] = {}
@@ -228,7 +251,13 @@ class Registry:
         started = time.perf_counter()
         spec = version_input(config, entry)
         sequences = config.preprocessing == "text" and -1 in spec.shape[1:]  # a transformer's token ids
-        runtime = OnnxModel(entry.model_path, self.threads, MAX_TOKENS_PER_RUN if sequences else None)
+        max_tokens = MAX_TOKENS_PER_RUN if sequences else None
+        if self.threads or self.wide_threads == 1:
+            runtime = OnnxModel(entry.model_path, self.threads or 1, max_tokens)
+        else:  # chosen per model: all the cores for a slow model, else one (cheap to make again, being small)
+            runtime = OnnxModel(entry.model_path, self.wide_threads, max_tokens, spinning=False)
+            if one_run_ms(runtime, spec) < WIDE_RUN_MS:
+                runtime = OnnxModel(entry.model_path, 1, max_tokens)
         expected = [spec.name]
         if runtime.input_names != expected:
             raise RepositoryError(f"ONNX inputs {runtime.input_names} do not match the version's {expected}")
@@ -237,8 +266,8 @@ class Registry:
         model = LoadedModel(config, entry, runtime, tokenizer, decoder)
         warm_up(model)
         seconds = time.perf_counter() - started
-        log.info("loaded %s version %d in %.3fs (weights: %s)", config.name, entry.version, seconds,
-                 entry.metadata.get("weights", "unknown"))
+        log.info("loaded %s version %d in %.3fs, %d onnxruntime thread(s) (weights: %s)", config.name, entry.version,
+                 seconds, runtime.threads, entry.metadata.get("weights", "unknown"))
         if model.warning:
             log.warning(model.warning)
         if self.on_loaded:

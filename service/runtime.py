@@ -15,9 +15,11 @@ class OnnxModel:
     onnxruntime's arena; in parts of 4,096 tokens without the arena, 190 MB after and 410 MB at peak).
     Such sessions run without the arena: their buffers vary with the text lengths."""
 
-    def __init__(self, path: Path, threads: int = 1, max_tokens_per_run: int | None = None):
-        # Workers x intra-op threads must stay <= cores (ARCHITECTURE.md: oversubscription halves throughput).
-        self.session = cpu_session(str(path), threads, arena=max_tokens_per_run is None)
+    def __init__(self, path: Path, threads: int = 1, max_tokens_per_run: int | None = None, spinning: bool = True):
+        # Threads that spin take cores from the other workers: a session with more threads than one
+        # worker's share of the cores runs without spinning (registry.threads_for).
+        self.session = cpu_session(str(path), threads, arena=max_tokens_per_run is None, spinning=spinning)
+        self.threads = threads
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         # A graph exported for batch 1 only (NanoDet's TF.js graph reshapes with a fixed 1): run it row by row.

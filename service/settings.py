@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping
 
 PREFIX = "AXON_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-POSITIVE = ("max_request_bytes", "max_image_pixels", "max_request_pixels", "max_decoding_pixels", "max_batch_size", "max_text_chars", "ort_threads", "top_k",
+POSITIVE = ("max_request_bytes", "max_image_pixels", "max_request_pixels", "max_decoding_pixels", "max_batch_size", "max_text_chars", "top_k",
             "request_timeout_s")
 
 
@@ -23,7 +23,7 @@ class Settings:
     max_decoding_pixels: int = 50_000_000  # pixels one worker decodes at once, over its threads; others wait
     max_batch_size: int = 64  # instances (images, texts, arrays) per request; over it: 413
     max_text_chars: int = 100_000  # per text; over it: 413. Within it, a text longer than the model reads is cut and said to be
-    ort_threads: int = 1  # onnxruntime intra-op threads per worker: workers x threads <= cores
+    ort_threads: int = 0  # onnxruntime intra-op threads per session; 0: 1, or all cores for slow models (registry.WIDE_RUN_MS)
     top_k: int = 5  # labels returned per prediction on /v1 (capped at the model's class count)
     request_timeout_s: float = 30.0  # a request waiting longer than this for its batch: 504
     reload_interval_s: float = 10.0  # poll models/ for new or removed versions; 0 turns polling off
@@ -52,6 +52,8 @@ class Settings:
         for name in POSITIVE:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(self, name)}")
+        if self.ort_threads < 0:
+            raise ValueError(f"{PREFIX}ORT_THREADS must be >= 0 (0: chosen per model), got {self.ort_threads}")
         if self.reload_interval_s < 0:
             raise ValueError(f"{PREFIX}RELOAD_INTERVAL_S must be >= 0, got {self.reload_interval_s}")
         level = self.log_level.upper()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 
@@ -10,6 +9,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from service.api.errors import request_id
+from service.codecs import jsontext
 from service.errors import Unauthorized
 from service.metrics import Metrics
 from service.settings import Settings
@@ -59,17 +59,18 @@ def install(app: Flask, settings: Settings, metrics: Metrics) -> None:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         model, version = g.get("metric_model", ""), g.get("metric_version", "")
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        metrics.requests.labels(model, version, endpoint, str(response.status_code)).inc()
-        metrics.request_seconds.labels(endpoint).observe(elapsed)
-        response.headers["X-Request-ID"] = request_id()
-        if response.status_code == 401:
+        status = response.status_code
+        metrics.observe_request(model, version, endpoint, status, elapsed)
+        rid = request_id()
+        response.headers["X-Request-ID"] = rid
+        if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="axon"'
         if access_log.isEnabledFor(logging.INFO):
-            access_log.info(json.dumps({
-                "request_id": request_id(), "method": request.method, "path": request.path,
-                "status": response.status_code, "latency_ms": round(elapsed * 1e3, 3),
+            access_log.info(jsontext.dumps({
+                "request_id": rid, "method": request.method, "path": request.path,
+                "status": status, "latency_ms": round(elapsed * 1e3, 3),
                 "model": model or None, "version": version or None, "bytes_in": request.content_length or 0,
-            }))
+            }).decode())
         return response
 
     @app.teardown_request

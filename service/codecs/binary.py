@@ -8,7 +8,6 @@ then the bytes. Responses put an output in binary when it was asked for with `bi
 """
 from __future__ import annotations
 
-import json
 import struct
 from dataclasses import replace
 from typing import Any
@@ -87,7 +86,7 @@ def encode_response(response: InferenceResponse, request: InferenceRequest) -> t
             outputs.append(output.to_json(binary_size=len(blob)))
         else:
             outputs.append(output.to_json())
-    header = json.dumps({**response.to_json(), "outputs": outputs}).encode()
+    header = jsontext.dumps({**response.to_json(), "outputs": outputs})
     if not blobs:
         return header, None
     return header + b"".join(blobs), len(header)

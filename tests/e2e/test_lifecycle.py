@@ -153,25 +153,29 @@ def test_sighup_to_a_worker_rescans_at_once(make_server, tmp_path, built_models)
     assert wait_until(lambda: requests.get(server.url + "/v2/models/mnist", timeout=10).json()["versions"][-1] == "5")
 
 
-def test_sigterm_lets_requests_in_flight_finish(make_server, built_models):
-    server = make_server(built_models, AXON_GRACEFUL_TIMEOUT="30", AXON_THREADS="8")  # room for the scrapes
+@pytest.mark.parametrize("worker_class, busy", [("sync", 2), ("gthread", 8)])
+def test_sigterm_lets_requests_in_flight_and_queued_finish(make_server, built_models, worker_class, busy):
+    """8 slow requests, then SIGTERM. gthread workers (8 threads) have all 8 in flight; the 2 sync
+    workers have 2, the other 6 waiting in the listen backlog, which they serve before they exit."""
+    server = make_server(built_models, AXON_GRACEFUL_TIMEOUT="30", AXON_WORKER_CLASS=worker_class, AXON_THREADS="8")
     image = {"b64": base64.b64encode(photo_bytes("rocket.jpg")).decode()}
-    body = json.dumps({"instances": [image] * 32}).encode()  # ~0.25 s of work each, 4 share a core
+    body = json.dumps({"instances": [image] * 32}).encode()  # ~0.25 s of work each
 
     def slow_request(_):
         return requests.post(server.url + "/v1/models/efficientnet_lite0/versions/1:predict", data=body,
                              headers={"Content-Type": "application/json"}, timeout=60)
 
     def in_flight() -> float:
-        """Read from the workers' metric files, not over HTTP: a scrape queued behind the 8 busy
-        requests once took 1.5 s and came back after some had finished."""
+        """Read from the workers' metric files, not over HTTP: a scrape would queue behind the
+        busy requests."""
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=str(server.metrics_dir))
         return registry.get_sample_value("axon_requests_in_flight") or 0.0
 
     with ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(slow_request, i) for i in range(8)]
-        assert wait_until(lambda: in_flight() >= 8, timeout=20, interval=0.01)
+        assert wait_until(lambda: in_flight() >= busy, timeout=20, interval=0.01)
+        time.sleep(0.1)  # every request sent: the rest in flight or queued
         server.process.send_signal(signal.SIGTERM)
         responses = [f.result() for f in futures]
     assert [r.status_code for r in responses] == [200] * 8
@@ -179,6 +183,8 @@ def test_sigterm_lets_requests_in_flight_finish(make_server, built_models):
     assert server.process.wait(timeout=60) == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(server.url + "/v2/health/live", timeout=2)
+    if worker_class == "sync":
+        assert "queued connection(s) before stopping" in server.log_path.read_text()
 
 
 def test_a_killed_worker_is_replaced_and_metrics_stay_consistent(make_server, built_models, heldout):

@@ -55,7 +55,7 @@ def test_available_cores_is_the_cpuset_capped_by_the_quota_rounded_down(tmp_path
 def test_gunicorn_workers_default_to_the_cores_divided_by_onnxruntime_threads(tmp_path):
     """The config file as gunicorn reads it, with and without AXON_WORKERS / AXON_ORT_THREADS."""
     code = ("import runpy, sys; c = runpy.run_path('service/gunicorn.conf.py'); "
-            "print(c['workers'], c['control_socket_disable'])")
+            "print(c['workers'], c['control_socket_disable'], c['worker_class'], c['threads'])")
     environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "m")}
     environment.pop("AXON_WORKERS", None)
     cores = host.available_cores()
@@ -65,6 +65,10 @@ def test_gunicorn_workers_default_to_the_cores_divided_by_onnxruntime_threads(tm
                              text=True, check=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
         return out.stdout.split()
 
-    assert run() == [str(cores), "True"]
-    assert run(AXON_ORT_THREADS="2") == [str(max(1, cores // 2)), "True"]
-    assert run(AXON_WORKERS="3") == ["3", "True"]
+    sync = ["service.worker.DrainingSyncWorker", "1"]
+    assert run() == [str(cores), "True", *sync]
+    assert run(AXON_ORT_THREADS="0") == [str(cores), "True", *sync]  # chosen per model: one thread per core
+    assert run(AXON_ORT_THREADS="2") == [str(max(1, cores // 2)), "True", *sync]
+    assert run(AXON_WORKERS="3") == ["3", "True", *sync]
+    # gthread keeps its threads; a sync worker with threads would be turned into gthread by gunicorn
+    assert run(AXON_WORKER_CLASS="gthread", AXON_THREADS="6") == [str(cores), "True", "gthread", "6"]

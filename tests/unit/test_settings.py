@@ -9,7 +9,7 @@ from service.settings import Settings
 
 def test_defaults_without_environment():
     settings = Settings.from_env({})
-    assert settings.model_dir == Path("models") and settings.ort_threads == 1 and settings.api_keys == ()
+    assert settings.model_dir == Path("models") and settings.ort_threads == 0 and settings.api_keys == ()  # 0: threads chosen per model
 
 
 def test_reads_axon_variables():
@@ -30,7 +30,7 @@ def test_api_keys_from_variable_and_file(tmp_path):
     assert settings.api_keys == ("a", "b", "file-key-1", "file-key-2")
 
 
-@pytest.mark.parametrize("env", [{"AXON_MAX_BATCH_SIZE": "many"}, {"AXON_ORT_THREADS": "0"},
+@pytest.mark.parametrize("env", [{"AXON_MAX_BATCH_SIZE": "many"}, {"AXON_ORT_THREADS": "-1"},
                                  {"AXON_LOG_LEVEL": "loud"}, {"AXON_AUTH_OPS": "maybe"},
                                  {"AXON_API_KEYS_FILE": "/nonexistent/keys"}])
 def test_rejects_invalid_values(env):
