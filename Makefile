@@ -38,7 +38,10 @@ image-test: models
 fuzz: models
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-150} $(BIN)/python -m pytest -s -p no:cacheprovider tests/e2e/test_fuzz.py
 
-bench: models
+# The load generator is wrk (Debian's package), installed here when missing and we may.
+bench: models test-models
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q wrk; } \
+		|| { echo "make bench needs wrk: sudo apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench
 
 clean:

@@ -61,7 +61,8 @@ def run() -> list[dict]:
         for label, setting in (("off", None), ("on", batching)):
             with tempfile.TemporaryDirectory() as tmp:
                 scratch_repository(model, source, setting, Path(tmp))
-                with running_server(Path(tmp)) as server:
+                # gthread: a sync worker (the default) has one request at a time, so nothing could merge
+                with running_server(Path(tmp), AXON_WORKER_CLASS="gthread", AXON_ORT_THREADS="1") as server:
                     levels = tuple(zip((1, 8, 32), counts))
                     for name, figures in http_load(server.url, {f"batching {label}": payload(model)}, levels).items():
                         http[name] = figures

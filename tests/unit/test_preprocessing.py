@@ -77,3 +77,13 @@ def test_rgba_with_transparent_background_counts_as_paper(heldout):
 def test_blank_image_is_rejected():
     with pytest.raises(ImageError, match="no digit"):
         to_mnist_digit(Image.new("L", (50, 50), 255))
+
+
+def test_the_fast_median_is_numpys():
+    from preprocessing.digits import _median
+
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 3, 112, 113, 257):
+        for values in (rng.random(size).astype(np.float32), np.round(rng.random(size) * 4) / 4):
+            fast, numpys = _median(values), np.median(values)
+            assert fast == numpys and np.asarray(fast).dtype == np.asarray(numpys).dtype
