@@ -1,8 +1,9 @@
 """gunicorn settings for Axon: `gunicorn -c service/gunicorn.conf.py 'service.app:create_app()'`.
 
-Workers x onnxruntime threads (AXON_ORT_THREADS, default 1) should stay <= cores: measured here,
-oversubscription halves throughput (ARCHITECTURE.md). The default worker count is the cores this
-process may use (its cpuset and cgroup CPU quota, e.g. a Kubernetes CPU limit) divided by that.
+One sync worker per core by default (service/worker.py): the cores this process may use, its cpuset
+and cgroup CPU quota (e.g. a Kubernetes CPU limit). onnxruntime threads are chosen per model
+(AXON_ORT_THREADS=0; service/registry.py); with AXON_ORT_THREADS=N set, workers are cores / N, since
+spinning threads oversubscribed halve throughput (ARCHITECTURE.md).
 """
 import os
 import sys

@@ -8,17 +8,77 @@ hands each request from its poller thread to a pool thread and back, and every h
 GIL. But a stopping sync worker leaves the connections that were queued for it to be reset when its
 listening socket closes: a rolling update would lose them. This worker, once told to stop (SIGTERM),
 accepts and serves every connection already queued, then exits.
+
+And a client that connects and then sends nothing (or stops reading the answer) would hold a sync
+worker until gunicorn's timeout killed it: two such connections would stop a 2-worker server for a
+minute. Here a connection that stays silent for AXON_CLIENT_TIMEOUT_S (10 s) is closed, and logged.
 """
 from __future__ import annotations
 
 import errno
+import logging
+import os
+import socket
 
+from gunicorn import util
 from gunicorn.workers.sync import SyncWorker
 
 GONE = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED)
+log = logging.getLogger("gunicorn.error")
+
+
+def client_timeout_s() -> float:
+    value = float(os.environ.get("AXON_CLIENT_TIMEOUT_S") or 10)
+    if value <= 0:
+        raise ValueError(f"AXON_CLIENT_TIMEOUT_S must be > 0, got {value}")
+    return value
+
+
+class ClientSocket(socket.socket):
+    """A client connection whose reads and writes give up after `limit_s` of silence: the worker then
+    closes it as it closes a connection the client reset (no traceback), and says so. The shorter
+    timeouts gunicorn sets itself (lingering before a close) keep their own handling."""
+
+    limit_s: float = 10.0
+
+    def _too_slow(self, doing: str) -> ConnectionResetError:
+        try:
+            peer = "%s:%s" % self.getpeername()[:2]
+        except OSError:
+            peer = "a client"
+        log.warning("closed the connection of %s: nothing %s for %gs (AXON_CLIENT_TIMEOUT_S)", peer, doing, self.limit_s)
+        return ConnectionResetError(errno.ECONNRESET, "the client was too slow")
+
+    def recv(self, *args):  # gunicorn reads requests with recv()
+        try:
+            return super().recv(*args)
+        except TimeoutError:
+            if self.gettimeout() != self.limit_s:
+                raise
+            raise self._too_slow("received") from None
+
+    def sendall(self, *args):  # and writes answers with sendall()
+        try:
+            return super().sendall(*args)
+        except TimeoutError:
+            if self.gettimeout() != self.limit_s:
+                raise
+            raise self._too_slow("read by the client") from None
 
 
 class DrainingSyncWorker(SyncWorker):
+    def init_process(self) -> None:
+        self.client_timeout_s = client_timeout_s()
+        super().init_process()
+
+    def accept(self, listener) -> None:
+        client, addr = listener.accept()
+        client = ClientSocket(client.family, client.type, client.proto, fileno=client.detach())
+        client.limit_s = self.client_timeout_s
+        client.settimeout(self.client_timeout_s)
+        util.close_on_exec(client)
+        self.handle(listener, client, addr)
+
     def run(self) -> None:
         super().run()  # returns once told to stop (or when the master is gone)
         if self.is_parent_alive():

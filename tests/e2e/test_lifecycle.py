@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -213,3 +214,25 @@ def test_a_killed_worker_is_replaced_and_metrics_stay_consistent(make_server, bu
     assert after >= before + 20  # the dead worker's counts are kept, the new ones added
     # livesum: only live workers count, and the only request in flight is this scrape itself
     assert "axon_requests_in_flight 1.0" in requests.get(server.url + "/metrics", timeout=10).text
+
+
+def test_silent_connections_cannot_hold_the_sync_workers(make_server, built_models, heldout):
+    """Three connections that send half a request and then nothing, against 2 sync workers: each is
+    closed after AXON_CLIENT_TIMEOUT_S and logged, and a real client is answered meanwhile."""
+    server = make_server(built_models, AXON_CLIENT_TIMEOUT_S="1")
+    port = int(server.url.rsplit(":", 1)[1])
+    silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    try:
+        for connection in silent:
+            connection.sendall(b"POST /v1/models/mnist:predict HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        response = requests.post(server.url + "/v1/models/mnist:predict", data=png_bytes(heldout[0][0]),
+                                 headers={"Content-Type": "image/png"}, timeout=30)
+        assert response.status_code == 200
+        assert time.monotonic() - started < 8  # not gunicorn's 60 s worker timeout
+    finally:
+        for connection in silent:
+            connection.close()
+    log = server.log_path.read_text()
+    assert "closed the connection of 127.0.0.1" in log and "nothing received for 1s" in log
+    assert "Traceback" not in log and "WORKER TIMEOUT" not in log
