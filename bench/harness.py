@@ -43,7 +43,7 @@ def markdown(result: dict) -> str:
         lines += ["| in-process | median latency |", "|---|---:|"]
         lines += [f"| {name} | {ms:.3f} ms |" for name, ms in result["in_process_ms"].items()]
         lines += [""]
-    lines += ["| HTTP (gunicorn, 2 workers x 1 ORT thread) | req/s | p50 | p99 | errors |",
+    lines += ["| HTTP (gunicorn, 2 workers, as `make run` starts it) | req/s | p50 | p99 | errors |",
               "|---|---:|---:|---:|---:|"]
     lines += [f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['errors']:.0f} |"
               for name, r in result["http"].items()]
