@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -23,6 +23,7 @@ import requests
 
 from bench import wrk
 from bench.harness import running_server
+from bench.timing import medians
 from bench.images import model_dir
 from preprocessing.images import decode_image
 from preprocessing.imagenet import to_imagenet_input
@@ -67,8 +68,6 @@ def reference_server(model: Path, threads: int = 1) -> Iterator[str]:
 
 
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -107,7 +106,7 @@ def check(url: str, path: str, body: bytes, headers: dict) -> None:
 
 def median_of(runs: list[dict]) -> dict:
     keys = ("rps", "p50_ms", "p99_ms", "errors")
-    return {key: statistics.median(run[key] for run in runs) for key in keys} | {"runs": len(runs)}
+    return medians(runs, keys) | {"runs": len(runs)}
 
 
 def mnist() -> dict:
@@ -201,7 +200,7 @@ def resnet() -> dict:
         cell = {"version": version, "precision": {1: "fp32", 2: "int8"}[version], "payload": name,
                 "server": server, "clients": clients, **median_of(results)}
         if clients == 1:
-            cell |= {key: statistics.median(r[key] for r in results) for key in ("in_process_ms", "p50_ratio")}
+            cell |= medians(results, ("in_process_ms", "p50_ratio"))
         cells.append(cell)
     return {"model": "resnet50" + note, "cells": cells}
 

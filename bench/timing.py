@@ -45,7 +45,12 @@ def load(url: str, path: str, body: bytes, headers: dict, clients: int, requests
     }
 
 
+def medians(runs: list[dict], keys) -> dict:
+    """The median of each figure over repeated runs."""
+    return {key: statistics.median(run[key] for run in runs) for key in keys}
+
+
 def median_load(repeats: int = 3, **kwargs) -> dict:
     """Median of each figure over repeated load runs."""
     runs = [load(**kwargs) for _ in range(repeats)]
-    return {key: statistics.median(run[key] for run in runs) for key in runs[0]} | {"repeats": repeats}
+    return medians(runs, runs[0]) | {"repeats": repeats}

@@ -49,21 +49,19 @@ class ClientSocket(socket.socket):
         log.warning("closed the connection of %s: nothing %s for %gs (AXON_CLIENT_TIMEOUT_S)", peer, doing, self.limit_s)
         return ConnectionResetError(errno.ECONNRESET, "the client was too slow")
 
-    def recv(self, *args):  # gunicorn reads requests with recv()
+    def _within_limit(self, call, doing: str, *args):
         try:
-            return super().recv(*args)
+            return call(*args)
         except TimeoutError:
             if self.gettimeout() != self.limit_s:
                 raise
-            raise self._too_slow("received") from None
+            raise self._too_slow(doing) from None
+
+    def recv(self, *args):  # gunicorn reads requests with recv()
+        return self._within_limit(super().recv, "received", *args)
 
     def sendall(self, *args):  # and writes answers with sendall()
-        try:
-            return super().sendall(*args)
-        except TimeoutError:
-            if self.gettimeout() != self.limit_s:
-                raise
-            raise self._too_slow("read by the client") from None
+        return self._within_limit(super().sendall, "read by the client", *args)
 
 
 class DrainingSyncWorker(SyncWorker):
