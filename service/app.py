@@ -1,4 +1,4 @@
-"""create_app(): settings -> registry -> dataplane -> reloader -> blueprints -> error handlers -> metrics.
+"""create_app(): settings -> registry -> dataplane -> reloader -> blueprints -> error handlers -> hooks -> fast path.
 
 gunicorn runs `service.app:create_app()`; each worker builds its own app (and its own
 onnxruntime sessions) after the fork. Nothing happens at import time.
@@ -9,6 +9,7 @@ from flask import Flask
 
 from service import logs
 from service.api import hooks, ops, v1, v2
+from service.api.fast_path import FastPath
 from service.api.common import AxonRequest
 from service.api.errors import register_error_handlers
 from service.codecs import jsontext
@@ -45,4 +46,5 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     hooks.install(app, settings, metrics)
+    app.wsgi_app = FastPath(app.wsgi_app, app.extensions["axon.dataplane"], settings, metrics, app.json.dumps)
     return app

@@ -44,7 +44,11 @@ def read_json() -> Any:
     """The body as JSON: empty -> 400, not JSON -> 400, a non-JSON content type -> 415."""
     if request.mimetype and not is_json(request.mimetype):
         raise UnsupportedMediaType(f"content type '{request.mimetype}' is not supported here; send application/json")
-    body = request.get_data(cache=True)  # enforces MAX_CONTENT_LENGTH (413)
+    return json_body(request.get_data(cache=True))  # get_data enforces MAX_CONTENT_LENGTH (413)
+
+
+def json_body(body: bytes) -> Any:
+    """A JSON request body: empty (or blank) -> 400, not JSON -> 400."""
     if not body.strip():
         raise InvalidInput("the request body is empty; send a JSON object")
     return jsontext.loads(body)

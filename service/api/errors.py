@@ -5,9 +5,10 @@ import logging
 import re
 import uuid
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
+from service.codecs import jsontext
 from service.errors import AxonError
 
 log = logging.getLogger("axon.errors")
@@ -16,19 +17,36 @@ log = logging.getLogger("axon.errors")
 REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces, bounded: safe to echo and log
 
 
+def request_id_for(given: str) -> str:
+    """The caller's X-Request-ID if it is a bounded printable one, else a fresh id."""
+    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
 def request_id() -> str:
-    """The caller's X-Request-ID if it is a bounded printable one, else a fresh id; the same for the
-    whole request (echoed in the response header, the access log and error messages)."""
+    """This request's id, the same for the whole request (echoed in the response header, the access
+    log and error messages)."""
     if "request_id" not in g:
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        g.request_id = request_id_for(request.headers.get("X-Request-ID", ""))
     return g.request_id
 
 
+def error_body(message: str) -> bytes:
+    """{"error": message}, as jsonify writes it."""
+    return jsontext.dumps({"error": message}) + b"\n"
+
+
 def error_response(message: str, status: int) -> Response:
-    response = jsonify(error=message)
-    response.status_code = status
-    return response
+    return Response(error_body(message), status=status, mimetype="application/json")
+
+
+def log_refused(method: str, path: str, status: int, message: str) -> None:
+    log.warning("%s %s -> %d: %s", method, path, status, message)
+
+
+def log_bug(method: str, path: str, rid: str) -> str:
+    """Log the exception being handled, with its traceback; the message to answer with (no details)."""
+    log.exception("unhandled error on %s %s (request id %s)", method, path, rid)
+    return f"internal server error (request id {rid})"
 
 
 def _http_message(exc: HTTPException, status: int) -> str:
@@ -51,7 +69,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(AxonError)
     def _axon_error(exc: AxonError) -> Response:
-        log.warning("%s %s -> %d: %s", request.method, request.path, exc.status, exc.message)
+        log_refused(request.method, request.path, exc.status, exc.message)
         response = error_response(exc.message, exc.status)
         if exc.retry_after:
             response.headers["Retry-After"] = str(exc.retry_after)
@@ -61,7 +79,7 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         message = _http_message(exc, status)
-        log.warning("%s %s -> %d: %s", request.method, request.path, status, message)
+        log_refused(request.method, request.path, status, message)
         response = error_response(message, status)
         original = exc.get_response().headers
         for header in ("Allow", "Retry-After"):
@@ -72,6 +90,4 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _bug(exc: Exception) -> Response:
-        rid = request_id()
-        log.exception("unhandled error on %s %s (request id %s)", request.method, request.path, rid)
-        return error_response(f"internal server error (request id {rid})", 500)
+        return error_response(log_bug(request.method, request.path, request_id()), 500)

@@ -19,17 +19,22 @@ access_log = logging.getLogger("axon.access")
 OPS_PREFIXES = ("/v2/health/", "/metrics", "/openapi.json", "/docs")
 
 
+def key_accepted(settings: Settings, authorization: str) -> bool:
+    """`Authorization: Bearer <one of the keys>`, compared in constant time."""
+    scheme, _, presented = authorization.partition(" ")
+    presented_bytes = presented.strip().encode()
+    # Compare against every key, whatever the outcome, so timing says nothing about which matched.
+    matches = [hmac.compare_digest(presented_bytes, key.encode()) for key in settings.api_keys]
+    return scheme.lower() == "bearer" and any(matches)
+
+
 def check_api_key(settings: Settings) -> None:
-    """401 unless the request carries `Authorization: Bearer <one of the keys>` (constant time)."""
+    """401 unless the request carries one of the keys (when keys are set)."""
     if not settings.api_keys:
         return
     if not settings.auth_ops and request.path.startswith(OPS_PREFIXES):
         return
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    presented_bytes = presented.strip().encode()
-    # Compare against every key, whatever the outcome, so timing says nothing about which matched.
-    matches = [hmac.compare_digest(presented_bytes, key.encode()) for key in settings.api_keys]
-    if scheme.lower() != "bearer" or not any(matches):
+    if not key_accepted(settings, request.headers.get("Authorization", "")):
         raise Unauthorized("missing or invalid API key: send 'Authorization: Bearer <key>'")
 
 
@@ -43,6 +48,17 @@ def read_body(max_bytes: int) -> None:
     data = request.get_data(cache=True)
     if request.content_length is None and len(data) >= max_bytes and request.environ["wsgi.input"].read(1):
         raise RequestEntityTooLarge()
+
+
+def account(metrics: Metrics, *, rid: str, method: str, path: str, endpoint: str, status: int, seconds: float,
+            model: str, version: str, bytes_in: int) -> None:
+    """One answered request: its metrics, and its access log line (JSON)."""
+    metrics.observe_request(model, version, endpoint, status, seconds)
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(jsontext.dumps({
+            "request_id": rid, "method": method, "path": path, "status": status, "latency_ms": round(seconds * 1e3, 3),
+            "model": model or None, "version": version or None, "bytes_in": bytes_in,
+        }).decode())
 
 
 def install(app: Flask, settings: Settings, metrics: Metrics) -> None:
@@ -59,18 +75,13 @@ def install(app: Flask, settings: Settings, metrics: Metrics) -> None:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         model, version = g.get("metric_model", ""), g.get("metric_version", "")
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        status = response.status_code
-        metrics.observe_request(model, version, endpoint, status, elapsed)
         rid = request_id()
         response.headers["X-Request-ID"] = rid
-        if status == 401:
+        if response.status_code == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="axon"'
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info(jsontext.dumps({
-                "request_id": rid, "method": request.method, "path": request.path,
-                "status": status, "latency_ms": round(elapsed * 1e3, 3),
-                "model": model or None, "version": version or None, "bytes_in": request.content_length or 0,
-            }).decode())
+        account(metrics, rid=rid, method=request.method, path=request.path, endpoint=endpoint,
+                status=response.status_code, seconds=elapsed, model=model, version=version,
+                bytes_in=request.content_length or 0)
         return response
 
     @app.teardown_request

@@ -9,6 +9,7 @@ from service.api.common import dataplane, is_json, read_json, resolve
 from preprocessing.images import ImageError, check_pixels, load_image, open_image
 from service.codecs.detections import DetectionFormatter, draw
 from service.codecs.image import b64decode
+from service.dataplane import Prediction
 from service.errors import InvalidInput, UnsupportedMediaType, shown
 from service.inputs import Item, utf8_text
 from service.registry import LoadedModel
@@ -42,10 +43,16 @@ def predict(name: str, version: str | None = None) -> Response:
     if drawn:
         return Response(_drawing(prediction, items), content_type="image/png",
                         headers={"X-Model-Name": model.name, "X-Model-Version": str(model.version)})
+    return jsonify(answer(prediction))
+
+
+def answer(prediction: Prediction) -> dict[str, Any]:
+    """The JSON answer to a predict: the predictions, and the model that made them."""
+    model = prediction.model
     body = {**prediction.body(), "model_name": model.name, "model_version": str(model.version)}
     if model.warning:
         body["warning"] = model.warning
-    return jsonify(body)
+    return body
 
 
 # Request options a query string may give (`?top_k=3`, `?score_threshold=0.2`), as `parameters` can.

@@ -5,6 +5,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from service.api.common import dataplane, read_json, resolve
 from service.codecs import binary
+from service.dataplane import DataPlane
 from service.protocol import InferenceRequest
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
@@ -55,7 +56,13 @@ def infer(name: str, version: str | None = None) -> Response:
     else:
         header, rest = binary.split_body(request.get_data(cache=True), header_length)
         inference = binary.attach_binary_inputs(InferenceRequest.from_json(header), rest)
-    body, json_length = binary.encode_response(dataplane().infer(name, version, inference), inference)
+    body, headers = answer(dataplane(), name, version, inference)
+    return Response(body, headers=headers)
+
+
+def answer(plane: DataPlane, name: str, version: str | None, inference: InferenceRequest) -> tuple[bytes, list]:
+    """Run an infer request: the answer's body and headers (JSON, or JSON and binary outputs)."""
+    body, json_length = binary.encode_response(plane.infer(name, version, inference), inference)
     if json_length is None:
-        return Response(body, content_type="application/json")
-    return Response(body, content_type="application/octet-stream", headers={binary.HEADER: str(json_length)})
+        return body, [("Content-Type", "application/json")]
+    return body, [("Content-Type", "application/octet-stream"), (binary.HEADER, str(json_length))]
