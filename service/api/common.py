@@ -42,9 +42,14 @@ def is_json(mimetype: str) -> bool:
 
 def read_json() -> Any:
     """The body as JSON: empty -> 400, not JSON -> 400, a non-JSON content type -> 415."""
+    return json_body(json_bytes())
+
+
+def json_bytes() -> bytes:
+    """The body, if its content type is JSON (or not given): else 415."""
     if request.mimetype and not is_json(request.mimetype):
         raise UnsupportedMediaType(f"content type '{request.mimetype}' is not supported here; send application/json")
-    return json_body(request.get_data(cache=True))  # get_data enforces MAX_CONTENT_LENGTH (413)
+    return request.get_data(cache=True)  # enforces MAX_CONTENT_LENGTH (413)
 
 
 def json_body(body: bytes) -> Any:

@@ -24,14 +24,12 @@ from typing import Any, Callable, Iterable
 from flask import Response
 
 from service.api import v1, v2
-from service.api.common import json_body
 from service.api.errors import error_body, log_bug, log_refused, request_id_for
 from service.api.hooks import account, key_accepted
 from service.codecs import binary, jsontext
 from service.dataplane import DataPlane
 from service.errors import AxonError
 from service.metrics import Metrics
-from service.protocol import InferenceRequest
 from service.settings import Settings
 
 V2_INFER = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
@@ -113,7 +111,7 @@ class FastPath:
 
     def answer(self, pattern: re.Pattern, name: str, version: str | None, body: bytes) -> tuple[bytes, list]:
         if pattern is V2_INFER:
-            return v2.answer(self.plane, name, version, InferenceRequest.from_json(json_body(body)))
+            return v2.answer(self.plane, name, version, v2.parse_request(body))
         prediction = self.plane.predict(name, version, [body])
         content = jsontext.dumps(v1.answer(prediction), fallback=self.json_fallback) + b"\n"
         return content, [("Content-Type", "application/json")]

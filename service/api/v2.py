@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from service.api.common import dataplane, read_json, resolve
-from service.codecs import binary
+from service.api.common import dataplane, json_body, json_bytes, resolve
+from service.codecs import binary, tensor_json
 from service.dataplane import DataPlane
 from service.protocol import InferenceRequest
 
@@ -52,12 +52,18 @@ def infer(name: str, version: str | None = None) -> Response:
     resolve(name, version)
     header_length = request.headers.get(binary.HEADER)
     if header_length is None:
-        inference = InferenceRequest.from_json(read_json())
+        inference = parse_request(json_bytes())
     else:
         header, rest = binary.split_body(request.get_data(cache=True), header_length)
         inference = binary.attach_binary_inputs(InferenceRequest.from_json(header), rest)
     body, headers = answer(dataplane(), name, version, inference)
     return Response(body, headers=headers)
+
+
+def parse_request(body: bytes) -> InferenceRequest:
+    """A V2 JSON request body: large floating-point tensors straight into arrays (codecs/tensor_json.py)."""
+    document = tensor_json.parse_infer_request(body)
+    return InferenceRequest.from_json(json_body(body) if document is None else document)
 
 
 def answer(plane: DataPlane, name: str, version: str | None, inference: InferenceRequest) -> tuple[bytes, list]:

@@ -2,6 +2,7 @@
 non-ASCII, and what only the json module accepts or refuses."""
 from __future__ import annotations
 
+import gc
 import json
 
 import numpy as np
@@ -118,3 +119,29 @@ def test_flask_responses_are_flasks_own_documents():
             theirs = plain.json.response(value)
         assert canonical(ours.get_data()) == canonical(theirs.get_data())
         assert ours.mimetype == theirs.mimetype == "application/json"
+
+
+@pytest.mark.parametrize("text", [
+    json.dumps({"data": np.arange(60_000.0).reshape(100, 20, 30).tolist()}),  # large, nested: orjson
+    json.dumps({"data": [float("nan")] + [0.5] * 20_000}),  # large, NaN: the json module
+])
+def test_a_large_document_reads_the_same_with_the_collector_paused_and_then_running_again(text):
+    assert len(text) >= jsontext.LARGE_DOCUMENT
+    assert canonical(json.dumps(jsontext.loads(text))) == canonical(text)
+    assert gc.isenabled()
+
+
+def test_the_collector_runs_again_after_a_large_document_fails_to_parse():
+    for text in ("[" * 100_000, "[" + "0.5," * 30_000):  # too deep; cut short
+        with pytest.raises(InvalidInput):
+            jsontext.loads(text)
+        assert gc.isenabled()
+
+
+def test_a_collector_that_was_off_stays_off():
+    gc.disable()
+    try:
+        jsontext.loads("[" + "0.5," * 30_000 + "0.5]")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
