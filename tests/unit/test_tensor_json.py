@@ -109,3 +109,10 @@ def test_a_body_over_the_reused_size_gets_a_parser_of_its_own(monkeypatch):
     monkeypatch.setattr(tensor_json, "REUSED_UP_TO", tensor_json.LARGE_BODY)
     body = BODIES["floats"].encode()
     assert decoded(parse_request, body) == decoded(regular, body)
+
+
+def test_keys_that_are_parts_of_data_or_inputs_keep_their_values():
+    body = document([0.5] * N, parameters={"a": 1, "in": 2}).replace('"name": "input"', '"at": 3, "name": "input"')
+    request = tensor_json.parse_infer_request(body.encode())
+    assert request["parameters"] == {"a": 1, "in": 2} and request["inputs"][0]["at"] == 3
+    assert decoded(parse_request, body.encode()) == decoded(regular, body.encode())
