@@ -32,7 +32,7 @@ def request_id() -> str:
 
 def error_body(message: str) -> bytes:
     """{"error": message}, as jsonify writes it."""
-    return jsontext.dumps({"error": message}) + b"\n"
+    return jsontext.response_body({"error": message})
 
 
 def error_response(message: str, status: int) -> Response:

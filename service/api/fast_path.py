@@ -113,5 +113,4 @@ class FastPath:
         if pattern is V2_INFER:
             return v2.answer(self.plane, name, version, v2.parse_request(body))
         prediction = self.plane.predict(name, version, [body])
-        content = jsontext.dumps(v1.answer(prediction), fallback=self.json_fallback) + b"\n"
-        return content, [("Content-Type", "application/json")]
+        return jsontext.response_body(v1.answer(prediction), self.json_fallback), [("Content-Type", "application/json")]
