@@ -66,7 +66,7 @@ RUN --mount=type=secret,id=ca.crt --mount=type=secret,id=pip.conf \
 COPY --from=build --chown=root:root /src/models/ models/
 # Writable at run time: only /tmp (gunicorn's worker heartbeats, the Prometheus multiprocess dir).
 USER 10001:10001
-EXPOSE 8080
+EXPOSE 8080 8081
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/v2/health/ready', timeout=2).status != 200)"]
 # Exec form: gunicorn is PID 1 and receives SIGTERM itself (graceful shutdown, up to

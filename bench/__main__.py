@@ -1,4 +1,4 @@
-"""python -m bench [overhead] [memory] [mnist] [images] [detection] [sentiment] [batching] [batch]: run benchmarks, print tables, save JSON under bench/results/."""
+"""python -m bench [overhead] [memory] [grpc] [mnist] [images] [detection] [sentiment] [batching] [batch]: run benchmarks, print tables, save JSON under bench/results/."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,11 +8,11 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import batch, batching, detection, images, memory, mnist, overhead, sentiment
+from bench import batch, batching, detection, grpc_vs_rest, images, memory, mnist, overhead, sentiment
 from bench.harness import markdown
 
 RESULTS = Path(__file__).parent / "results"
-SUITES = {"overhead": overhead, "memory": memory, "mnist": mnist, "images": images, "detection": detection, "sentiment": sentiment, "batching": batching, "batch": batch}
+SUITES = {"overhead": overhead, "memory": memory, "grpc": grpc_vs_rest, "mnist": mnist, "images": images, "detection": detection, "sentiment": sentiment, "batching": batching, "batch": batch}
 
 
 def machine() -> str:

@@ -17,6 +17,11 @@ from service.metrics_dir import prepare_metrics_dir  # noqa: E402
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="axon-metrics-")
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
+# The repository API's load/unload state, shared by this server's workers (service/control.py):
+# fresh at every start, so an unload lasts until the server restarts.
+_control_dir = tempfile.mkdtemp(prefix="axon-control-")
+os.environ["AXON_CONTROL_DIR"] = _control_dir
+
 # A fixed mmap threshold: glibc otherwise raises it to the size of every large block freed, and then
 # keeps each thread's freed image buffers in its arena. Measured: 8 concurrent 40-megapixel uploads
 # left each worker at 650-830 MB resident for good; with this, peaks of 450-490 MB and back to
@@ -72,11 +77,39 @@ def post_fork(server, worker):
 
 
 def post_worker_init(worker):
-    """SIGHUP to a worker rescans the model repository now (SIGHUP to the master restarts workers)."""
+    """SIGHUP to a worker rescans the model repository now (SIGHUP to the master restarts workers).
+    The worker's V2 gRPC server starts here (AXON_GRPC_PORT); SIGTERM stops it taking new calls,
+    while the ones in flight finish (service/grpc/server.py)."""
     import signal
+    import threading
 
     reloader = worker.wsgi.extensions["axon.reloader"]
-    signal.signal(signal.SIGHUP, lambda signum, frame: reloader.wake())
+    signal.signal(signal.SIGHUP, lambda signum, frame: reloader.wake())  # first: the log says loaded already
+    from service.grpc.server import serve
+
+    worker.axon_grpc = serve(worker.wsgi, os.environ.get("HOST", "0.0.0.0"))
+    if worker.axon_grpc is not None:
+        stop_http = signal.getsignal(signal.SIGTERM)
+
+        def stop_both(signum, frame):
+            threading.Thread(target=worker.axon_grpc.stop, args=(graceful_timeout,), daemon=True).start()
+            stop_http(signum, frame)
+
+        signal.signal(signal.SIGTERM, stop_both)
+
+
+def worker_exit(server, worker):
+    """In the worker, once HTTP has stopped: the gRPC calls in flight finish, within the grace period."""
+    grpc_server = getattr(worker, "axon_grpc", None)
+    if grpc_server is not None:
+        grpc_server.stop(graceful_timeout)
+        grpc_server.wait_stopped(graceful_timeout)
+
+
+def on_exit(server):
+    import shutil
+
+    shutil.rmtree(_control_dir, ignore_errors=True)
 
 
 def child_exit(server, worker):

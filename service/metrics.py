@@ -27,12 +27,13 @@ class Metrics:
 
     def __init__(self) -> None:
         self.requests = Counter(
-            "axon_requests", "HTTP requests by model, version, endpoint and status code",
-            ["model", "version", "endpoint", "code"], registry=None,
+            "axon_requests", "requests by model, version, endpoint, status code (HTTP's, or the HTTP status of "
+            "a gRPC call's error) and protocol (http, grpc)",
+            ["model", "version", "endpoint", "code", "protocol"], registry=None,
         )
         self.request_seconds = Histogram(
-            "axon_request_duration_seconds", "HTTP request latency, from routing to response",
-            ["endpoint"], buckets=LATENCY_BUCKETS, registry=None,
+            "axon_request_duration_seconds", "request latency, from routing to response, by endpoint and protocol",
+            ["endpoint", "protocol"], buckets=LATENCY_BUCKETS, registry=None,
         )
         self.inference_seconds = Histogram(
             "axon_inference_duration_seconds", "onnxruntime session.run latency per call",
@@ -43,7 +44,7 @@ class Metrics:
             ["model", "version"], registry=None,
         )
         self.in_flight = Gauge(
-            "axon_requests_in_flight", "HTTP requests being served now (all workers)",
+            "axon_requests_in_flight", "HTTP and gRPC requests being served now (all workers)",
             registry=None, multiprocess_mode="livesum",
         )
         self.model_load_seconds = Gauge(
@@ -69,13 +70,15 @@ class Metrics:
         return [self.requests, self.request_seconds, self.inference_seconds, self.inference_items,
                 self.in_flight, self.model_load_seconds, self.queue_wait_seconds, self.batch_size, self.queue_depth]
 
-    def observe_request(self, model: str, version: str, endpoint: str, status: int, seconds: float) -> None:
-        """One HTTP request: counted by status, timed by endpoint. The labelled children are kept, as
+    def observe_request(self, model: str, version: str, endpoint: str, status: int, seconds: float,
+                        protocol: str = "http") -> None:
+        """One request: counted by status, timed by endpoint. The labelled children are kept, as
         looking them up again costs more than the update itself (prometheus_client's labels())."""
-        key = (model, version, endpoint, status)
+        key = (model, version, endpoint, status, protocol)
         children = self._request_children.get(key)
         if children is None:
-            children = (self.requests.labels(model, version, endpoint, str(status)), self.request_seconds.labels(endpoint))
+            children = (self.requests.labels(model, version, endpoint, str(status), protocol),
+                        self.request_seconds.labels(endpoint, protocol))
             if len(self._request_children) < MAX_KEPT_CHILDREN:
                 self._request_children[key] = children
         children[0].inc()

@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping
 
 PREFIX = "AXON_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-POSITIVE = ("max_request_bytes", "max_image_pixels", "max_request_pixels", "max_decoding_pixels", "max_batch_size", "max_text_chars", "top_k",
+POSITIVE = ("grpc_threads", "max_request_bytes", "max_image_pixels", "max_request_pixels", "max_decoding_pixels", "max_batch_size", "max_text_chars", "top_k",
             "request_timeout_s")
 
 
@@ -30,7 +30,10 @@ class Settings:
     api_keys: tuple[str, ...] = ()  # comma-separated; when set, inference and model routes need a Bearer key
     api_keys_file: Path | None = None  # one key per line, added to api_keys
     auth_ops: bool = False  # also require a key for health, metrics and docs
+    admin_keys: tuple[str, ...] = ()  # comma-separated; the repository API's load and unload need one (off when unset)
     log_level: str = "INFO"
+    grpc_port: int = 8081  # the V2 gRPC service, beside HTTP in every worker; 0 turns it off
+    grpc_threads: int = 4  # gRPC calls one worker serves at once (more wait for a thread)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -54,6 +57,8 @@ class Settings:
                 raise ValueError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(self, name)}")
         if self.ort_threads < 0:
             raise ValueError(f"{PREFIX}ORT_THREADS must be >= 0 (0: chosen per model), got {self.ort_threads}")
+        if not 0 <= self.grpc_port <= 65535:
+            raise ValueError(f"{PREFIX}GRPC_PORT must be a port number, or 0 for no gRPC, got {self.grpc_port}")
         if self.reload_interval_s < 0:
             raise ValueError(f"{PREFIX}RELOAD_INTERVAL_S must be >= 0, got {self.reload_interval_s}")
         level = self.log_level.upper()

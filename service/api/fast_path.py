@@ -105,7 +105,7 @@ class FastPath:
         if (match is None or not path.isascii() or not (length.isascii() and length.isdigit())
                 or not 0 < int(length) <= self.settings.max_request_bytes):
             return None
-        if self.settings.api_keys and not key_accepted(self.settings, environ.get("HTTP_AUTHORIZATION", "")):
+        if self.settings.api_keys and not key_accepted(self.settings.api_keys, environ.get("HTTP_AUTHORIZATION", "")):
             return None
         return match.re, *match.groups()
 

@@ -17,14 +17,15 @@ from service.settings import Settings
 access_log = logging.getLogger("axon.access")
 # Routes a load balancer, Kubernetes or Prometheus must reach without a key (unless AXON_AUTH_OPS).
 OPS_PREFIXES = ("/v2/health/", "/metrics", "/openapi.json", "/docs")
+ADMIN_PREFIX = "/v2/repository/models/"  # load and unload: AXON_ADMIN_KEYS
 
 
-def key_accepted(settings: Settings, authorization: str) -> bool:
+def key_accepted(keys: tuple[str, ...], authorization: str) -> bool:
     """`Authorization: Bearer <one of the keys>`, compared in constant time."""
     scheme, _, presented = authorization.partition(" ")
     presented_bytes = presented.strip().encode()
     # Compare against every key, whatever the outcome, so timing says nothing about which matched.
-    matches = [hmac.compare_digest(presented_bytes, key.encode()) for key in settings.api_keys]
+    matches = [hmac.compare_digest(presented_bytes, key.encode()) for key in keys]
     return scheme.lower() == "bearer" and any(matches)
 
 
@@ -34,7 +35,9 @@ def check_api_key(settings: Settings) -> None:
         return
     if not settings.auth_ops and request.path.startswith(OPS_PREFIXES):
         return
-    if not key_accepted(settings, request.headers.get("Authorization", "")):
+    if request.path.startswith(ADMIN_PREFIX):  # behind the admin keys instead (api/repository.py)
+        return
+    if not key_accepted(settings.api_keys, request.headers.get("Authorization", "")):
         raise Unauthorized("missing or invalid API key: send 'Authorization: Bearer <key>'")
 
 
@@ -51,14 +54,13 @@ def read_body(max_bytes: int) -> None:
 
 
 def account(metrics: Metrics, *, rid: str, method: str, path: str, endpoint: str, status: int, seconds: float,
-            model: str, version: str, bytes_in: int) -> None:
-    """One answered request: its metrics, and its access log line (JSON)."""
-    metrics.observe_request(model, version, endpoint, status, seconds)
+            model: str, version: str, bytes_in: int, protocol: str = "http") -> None:
+    """One answered request: its metrics, and its access log line (JSON; a gRPC call's says so)."""
+    metrics.observe_request(model, version, endpoint, status, seconds, protocol)
     if access_log.isEnabledFor(logging.INFO):
-        access_log.info(jsontext.dumps({
-            "request_id": rid, "method": method, "path": path, "status": status, "latency_ms": round(seconds * 1e3, 3),
-            "model": model or None, "version": version or None, "bytes_in": bytes_in,
-        }).decode())
+        line = {"request_id": rid, "method": method, "path": path, "status": status, "latency_ms": round(seconds * 1e3, 3),
+                "model": model or None, "version": version or None, "bytes_in": bytes_in}
+        access_log.info(jsontext.dumps(line if protocol == "http" else {**line, "protocol": protocol}).decode())
 
 
 def install(app: Flask, settings: Settings, metrics: Metrics) -> None:

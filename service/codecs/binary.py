@@ -42,14 +42,15 @@ def attach_binary_inputs(request: InferenceRequest, rest: bytes) -> InferenceReq
             continue
         if not isinstance(size, int) or isinstance(size, bool) or size < 0 or offset + size > len(rest):
             raise InvalidInput(f"input '{tensor.name}': binary_data_size {shown(size)} runs past the end of the body")
-        inputs.append(replace(tensor, data=_decode(tensor, rest[offset : offset + size])))
+        inputs.append(replace(tensor, data=decode_raw(tensor, rest[offset : offset + size])))
         offset += size
     if offset != len(rest):
         raise InvalidInput(f"the body has {len(rest) - offset} bytes beyond the binary inputs it declares")
     return replace(request, inputs=inputs)
 
 
-def _decode(tensor: RequestInput, raw: bytes) -> Any:
+def decode_raw(tensor: RequestInput, raw: bytes) -> Any:
+    """One input's raw bytes (this extension's, or gRPC's raw_input_contents) -> its data."""
     if tensor.datatype == "BYTES":
         return deserialize_bytes(raw, tensor.name)
     dtype = np.dtype(DATATYPES[tensor.datatype]).newbyteorder("<")
@@ -76,12 +77,17 @@ def serialize_bytes(items: list[bytes]) -> bytes:
     return b"".join(struct.pack("<I", len(item)) + item for item in items)
 
 
+def raw_bytes(array: np.ndarray) -> bytes:
+    """A numeric array as little-endian, row-major bytes (this extension's, and gRPC's raw contents)."""
+    return np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes()
+
+
 def encode_response(response: InferenceResponse, request: InferenceRequest) -> tuple[bytes, int | None]:
     """(body, JSON header length or None when every output is JSON)."""
     blobs, outputs = [], []
     for output in response.outputs:
         if request.wants_binary(output.name):
-            blob = np.ascontiguousarray(output.array).astype(output.array.dtype.newbyteorder("<")).tobytes()
+            blob = raw_bytes(output.array)
             blobs.append(blob)
             outputs.append(output.to_json(binary_size=len(blob)))
         else:

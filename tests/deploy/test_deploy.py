@@ -94,6 +94,10 @@ def test_ports_match_the_container_and_the_image(base):
     assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/port"] == "8080" and annotations["prometheus.io/path"] == "/metrics"
+    grpc_port = next(p for p in container["ports"] if p["name"] == "grpc")
+    assert grpc_port["containerPort"] == int(find(base, "ConfigMap")["data"]["AXON_GRPC_PORT"]) == Settings().grpc_port
+    assert "EXPOSE 8080 8081" in (ROOT / "Dockerfile").read_text()
+    assert next(p for p in service["spec"]["ports"] if p["name"] == "grpc")["targetPort"] == "grpc"
 
 
 def gunicorn_env_names() -> set[str]:

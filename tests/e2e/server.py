@@ -22,14 +22,16 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, models: Path, metrics_dir: Path, log_path: Path, workers: int = 2, **env: str):
-        self.port = free_port()
+        self.port, self.grpc_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.grpc_address = f"127.0.0.1:{self.grpc_port}"
         self.metrics_dir = metrics_dir
         self.log_path = log_path
         environment = {
             **os.environ,
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
+            "AXON_GRPC_PORT": str(self.grpc_port),
             "AXON_WORKERS": str(workers),
             "AXON_MODEL_DIR": str(models),
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),

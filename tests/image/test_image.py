@@ -42,9 +42,10 @@ def image(engine) -> str:
 
 class Container:
     def __init__(self, engine: Engine, image: str, *args: str):
-        self.engine, self.port = engine, free_port()
+        self.engine, self.port, self.grpc_port = engine, free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.id = engine.run_detached(image, *AS_THE_DEPLOYMENT_RUNS_IT, "-p", f"127.0.0.1:{self.port}:8080", *args)
+        self.id = engine.run_detached(image, *AS_THE_DEPLOYMENT_RUNS_IT, "-p", f"127.0.0.1:{self.port}:8080",
+                                      "-p", f"127.0.0.1:{self.grpc_port}:8081", *args)
 
     def wait_ready(self, timeout: float = 120) -> float:
         started = time.monotonic()
@@ -113,6 +114,25 @@ def check_predictions(container: Container, heldout) -> None:
     assert len(vectors["embeddings"]) == 2 and len(vectors["embeddings"][0]) == 384
     boxes = predict(container, "nanodet", data=detection_photo_bytes("bus.jpg"), headers={"Content-Type": "image/jpeg"})
     assert "bus" in {d["label"] for d in boxes["predictions"][0]["detections"]}
+    check_grpc(container, heldout)
+
+
+def check_grpc(container: Container, heldout) -> None:
+    """V2 gRPC on 8081, with tritonclient, and the standard health service a gRPC probe asks."""
+    import grpc
+    import numpy as np
+    import tritonclient.grpc as grpcclient
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    address = f"127.0.0.1:{container.grpc_port}"
+    with grpc.insecure_channel(address) as channel:
+        check = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+        assert check.status == health_pb2.HealthCheckResponse.SERVING
+    client = grpcclient.InferenceServerClient(address)
+    digit = grpcclient.InferInput("image", [1], "BYTES")
+    digit.set_data_from_numpy(np.array([png_bytes(255 - heldout[0][0])], dtype=np.object_))
+    assert client.infer("mnist", [digit]).as_numpy("probabilities").argmax() == int(heldout[1][0])
+    client.close()
 
 
 def test_the_build_stage_without_models_installs_no_tensorflow(engine):
