@@ -1,18 +1,22 @@
-"""create_app(): settings -> registry -> dataplane -> reloader -> blueprints -> error handlers -> hooks -> fast path.
+"""create_app(): settings -> registry (and model control) -> dataplane -> reloader -> blueprints -> error handlers -> hooks -> fast path.
 
 gunicorn runs `service.app:create_app()`; each worker builds its own app (and its own
 onnxruntime sessions) after the fork. Nothing happens at import time.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from flask import Flask
 
 from service import logs
-from service.api import hooks, ops, v1, v2
+from service.api import hooks, ops, repository, v1, v2
 from service.api.fast_path import FastPath
 from service.api.common import AxonRequest
 from service.api.errors import register_error_handlers
 from service.codecs import jsontext
+from service.control import ModelControl
 from service.dataplane import DataPlane
 from service.metrics import Metrics
 from service.registry import LoadedModel, Registry
@@ -30,7 +34,12 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
 
     if registry is None:
         registry = Registry(Repository(settings.model_dir), settings.ort_threads, on_loaded=record_load)
+        control_dir = os.environ.get("AXON_CONTROL_DIR")  # shared by one server's workers (gunicorn.conf.py)
+        control = ModelControl(registry, Path(control_dir) if control_dir else None)  # unloads hold from the start
         registry.load_all()
+    else:
+        control = ModelControl(registry, None)
+    control.start_watching()
 
     app = Flask("axon")
     app.request_class = AxonRequest
@@ -41,8 +50,9 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.extensions["axon.metrics"] = metrics
     app.extensions["axon.dataplane"] = DataPlane(registry, settings, metrics)
     app.extensions["axon.reloader"] = Reloader(registry, settings.reload_interval_s)
+    app.extensions["axon.control"] = control
 
-    for blueprint in (v2.bp, v1.bp, ops.bp):
+    for blueprint in (v2.bp, v1.bp, repository.bp, ops.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     hooks.install(app, settings, metrics)

@@ -28,6 +28,10 @@ class Unauthorized(AxonError):
     status = 401
 
 
+class Forbidden(AxonError):
+    status = 403
+
+
 class ModelNotFound(AxonError):
     status = 404
 

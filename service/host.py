@@ -75,3 +75,21 @@ def set_malloc_mmap_threshold(size: int, trim: int | None = None) -> bool:
     if trim is not None:
         mallopt(M_TRIM_THRESHOLD, trim)
     return True
+
+
+def sibling_pids() -> list[int]:
+    """The processes that share this one's parent (the workers of a gunicorn master, this one among
+    them), from /proc."""
+    parent = os.getppid()
+    try:
+        return sorted(int(pid) for pid in Path(f"/proc/{parent}/task/{parent}/children").read_text().split())
+    except OSError:  # a kernel without CONFIG_PROC_CHILDREN: every process's parent, one by one
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if int(_read(entry / "stat").rsplit(")", 1)[1].split()[1]) == parent:
+                        found.append(int(entry.name))
+                except (IndexError, ValueError):
+                    continue
+        return sorted(found)

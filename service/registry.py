@@ -103,6 +103,7 @@ class ModelState:
     versions: dict[int, LoadedModel] = field(default_factory=dict)
     failed: dict[int, tuple[str, tuple]] = field(default_factory=dict)  # version -> (why, files' signature)
     problem: str | None = None
+    unloaded: bool = False  # by the repository API (POST /v2/repository/models/<name>/unload)
 
     def failures(self) -> dict[int, str]:
         return {version: why for version, (why, _) in self.failed.items()}
@@ -158,6 +159,7 @@ class Registry:
         self.on_loaded = on_loaded
         self.only = only  # serve just these models (the batch script loads the one it needs)
         self.models: dict[str, ModelState] = {}
+        self.unloaded: frozenset[str] = frozenset()  # models an operator unloaded: not served until loaded again
         self.loaded = False
         self._lock = threading.Lock()
 
@@ -184,6 +186,16 @@ class Registry:
                 retired += self.models[name].versions.values()
             for name in sorted(names):
                 old = self.models.get(name)
+                if name in self.unloaded:
+                    if old is not None and not old.unloaded:
+                        log.info("model %s unloaded by the repository API", name)
+                    retired += old.versions.values() if old else []
+                    models[name] = ModelState(config=old.config if old else None, unloaded=True,
+                                              problem="unloaded by the repository API")
+                    continue
+                if old is not None and old.unloaded:
+                    log.info("model %s loaded again by the repository API", name)
+                    old = None
                 try:
                     models[name], gone = self._refresh_model(name, old)
                 except OSError as exc:
@@ -284,9 +296,14 @@ class Registry:
         reported but does not.
         """
         return self.loaded and all(
-            state.versions or (state.config is not None and not state.failed)
+            state.versions or state.unloaded or (state.config is not None and not state.failed)
             for state in self.models.values()
         )
+
+    def set_unloaded(self, names: frozenset[str]) -> None:
+        """Serve none of `names` (their versions are retired) and every other model again: one rescan."""
+        self.unloaded = frozenset(names)
+        self.refresh()
 
     def state(self, name: str) -> ModelState:
         state = self.models.get(name)
@@ -297,6 +314,8 @@ class Registry:
     def get(self, name: str, version: str | int | None = None) -> LoadedModel:
         """The requested version, or the default (highest loaded) one."""
         state = self.state(name)
+        if state.unloaded:
+            raise ModelNotReady(f"model '{name}' was unloaded (POST /v2/repository/models/{name}/load loads it again)")
         if version is None or version == "":
             if state.default_version is None:
                 raise ModelNotReady(f"model '{name}' has no loaded version: {state.problem}")

@@ -5,12 +5,13 @@ from typing import Any
 
 ERROR_STATUSES = {
     "400": "Invalid input",
-    "401": "Missing or invalid API key (when AXON_API_KEYS is set)",
+    "401": "Missing or invalid API key (when AXON_API_KEYS is set; an admin key for model control)",
+    "403": "Model control is off (AXON_ADMIN_KEYS is not set)",
     "404": "Unknown model or version",
     "413": "Body, batch, image or text over its limit",
     "415": "Unsupported content type",
     "503": "Model or version not loadable, or overloaded (Retry-After)",
-    "504": "Timed out waiting for its batch",
+    "504": "Timed out waiting for its batch (model control: a worker did not confirm)",
 }
 OBJECT = {"type": "object", "additionalProperties": True}
 TENSOR_DATA = {"description": "row-major values, flat or nested; BYTES: strings (images base64-encoded)"}
@@ -26,19 +27,19 @@ def _json(schema: dict) -> dict[str, Any]:
 
 def _responses(ok: str, schema: dict, *errors: str) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": {"description": ok, "content": _json(schema)}}
-    for status in ("400", "401", "404", "413", "415", "503", "504"):
+    for status in ("400", "401", "403", "404", "413", "415", "503", "504"):
         if status in errors:
             responses[status] = {"description": ERROR_STATUSES[status], "content": _json(_ref("Error"))}
     return responses
 
 
 def _operation(summary: str, ok: str, schema: dict, *errors: str, params: list | None = None,
-               body: dict | None = None) -> dict[str, Any]:
+               body: dict | None = None, optional_body: bool = False) -> dict[str, Any]:
     operation: dict[str, Any] = {"summary": summary, "responses": _responses(ok, schema, *errors)}
     if params:
         operation["parameters"] = params
     if body:
-        operation["requestBody"] = {"required": True, "content": body}
+        operation["requestBody"] = {"required": not optional_body, "content": body}
     return operation
 
 
@@ -85,6 +86,15 @@ def build(models: list[str]) -> dict[str, Any]:
             "Open Inference Protocol infer (JSON; the binary tensor extension with Inference-Header-Content-Length)",
             "Inference response", _ref("InferenceResponse"), *infer_errors, params=params,
             body=_json(_ref("InferenceRequest")))}
+    paths["/v2/repository/index"] = {"post": _operation(
+        "Repository index: every model and version with its state", "The index",
+        {"type": "array", "items": _ref("RepositoryEntry")}, "400", "401", optional_body=True,
+        body=_json({"type": "object", "properties": {"ready": {"type": "boolean"}}}))}
+    any_model = {**model, "schema": {"type": "string"}}  # an unloaded model is not among the served ones
+    for action, summary in (("load", "Load a model in every worker"), ("unload", "Unload a model from every worker")):
+        paths[f"/v2/repository/models/{{model}}/{action}"] = {"post": _operation(
+            f"{summary} (admin key)", "Every worker did it", _ref("ModelControl"), "400", "401", "403", "404", "503",
+            "504", params=[any_model], optional_body=True, body=_json(OBJECT))}
     for prefix, params in (("/v1/models/{model}", [model]), ("/v1/models/{model}/versions/{version}", [model, version])):
         paths[prefix] = {"get": _operation("TF Serving model status", "Model status", _ref("ModelStatus"),
                                            *model_errors, params=params)}
@@ -123,6 +133,13 @@ def _schemas() -> dict[str, Any]:
             "platform": {"type": "string"},
             "inputs": {"type": "array", "items": _ref("TensorMetadata")},
             "outputs": {"type": "array", "items": _ref("TensorMetadata")}, "parameters": OBJECT}},
+        "RepositoryEntry": {"type": "object", "required": ["name", "state"], "properties": {
+            "name": {"type": "string"}, "version": {"type": "string"},
+            "state": {"type": "string", "enum": ["READY", "UNAVAILABLE"]}, "reason": {"type": "string"}}},
+        "ModelControl": {"type": "object", "required": ["name", "state", "workers"], "properties": {
+            "name": {"type": "string"}, "state": {"type": "string"},
+            "workers": {"type": "object", "description": "each worker's pid: the model's state there",
+                        "additionalProperties": OBJECT}}},
         "ModelStatus": {"type": "object", "required": ["model_version_status"], "properties": {
             "model_version_status": {"type": "array", "items": OBJECT}}},
         "RequestInput": {"type": "object", "required": ["name", "shape", "datatype"],
