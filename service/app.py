@@ -33,7 +33,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         metrics.model_load_seconds.labels(*model.labels).set(seconds)
 
     if registry is None:
-        registry = Registry(Repository(settings.model_dir), settings.ort_threads, on_loaded=record_load)
+        registry = Registry(Repository.at(settings.model_dir, settings.model_name), settings.ort_threads,
+                            on_loaded=record_load)
         control_dir = os.environ.get("AXON_CONTROL_DIR")  # shared by one server's workers (gunicorn.conf.py)
         control = ModelControl(registry, Path(control_dir) if control_dir else None)  # unloads hold from the start
         registry.load_all()

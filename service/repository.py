@@ -141,14 +141,37 @@ def _specs(items: Any, where: str) -> list[TensorSpec]:
 
 
 class Repository:
-    def __init__(self, root: Path):
+    """A directory of models (`<root>/<name>/config.json`), or one model's own directory
+    (`<root>/config.json`, the layout KServe's storage initializer writes to /mnt/models), which is
+    served under `single_name`."""
+
+    def __init__(self, root: Path, single_name: str | None = None):
         self.root = Path(root)
+        self.single_name = single_name
         # Version entries by directory: a rescan (every few seconds) re-reads a version's
         # metadata.json only when its files' signature changed.
         self._entries: dict[Path, VersionEntry] = {}
         self._unreadable: set[Path] = set()  # directories skipped (said once)
 
+    @classmethod
+    def at(cls, root: Path, model_name: str = "") -> "Repository":
+        """The layout found at `root`: one model's directory is served as `model_name` (AXON_MODEL_NAME),
+        else as the name in its config.json; a directory of models serves each under its own name."""
+        if not (Path(root) / "config.json").is_file():
+            return cls(root)
+        if not model_name:
+            try:
+                model_name = str(json.loads((Path(root) / "config.json").read_text()).get("name") or "")
+            except (OSError, ValueError, AttributeError):
+                model_name = ""
+        return cls(root, model_name or Path(root).resolve().name)
+
+    def directory(self, name: str) -> Path:
+        return self.root if self.single_name is not None else self.root / name
+
     def model_names(self) -> list[str]:
+        if self.single_name is not None:
+            return [self.single_name] if (self.root / "config.json").is_file() else []
         if not self.root.is_dir():
             return []
         names = []
@@ -163,7 +186,7 @@ class Repository:
         return sorted(names)
 
     def config(self, name: str) -> ModelConfig:
-        directory = self.root / name
+        directory = self.directory(name)
         try:
             raw = json.loads((directory / "config.json").read_text())
             labels: list[str] = []
@@ -175,7 +198,7 @@ class Repository:
             if preprocessing is not None and preprocessing not in PREPROCESSING:
                 raise ValueError(f"unknown preprocessing {preprocessing!r}; one of {', '.join(sorted(PREPROCESSING))}")
             return ModelConfig(
-                name=raw.get("name", name),
+                name=name if self.single_name is not None else raw.get("name", name),
                 task=raw["task"],
                 inputs=_specs(raw["inputs"], f"{name}: inputs"),
                 outputs=_specs(raw["outputs"], f"{name}: outputs"),
@@ -194,14 +217,14 @@ class Repository:
             raise RepositoryError(f"{directory / 'config.json'}: {type(exc).__name__}: {exc}") from exc
 
     def config_signature(self, name: str) -> tuple:
-        return _signature(self.root / name)
+        return _signature(self.directory(name))
 
     def versions(self, name: str) -> list[VersionEntry]:
         """Every positive-integer version directory, ascending, each with its problem if any.
 
         A version that cannot be read (permissions, an I/O error) is one with a problem: it never
         stops the others from being served. Only the model directory itself failing raises OSError."""
-        directory = self.root / name
+        directory = self.directory(name)
         entries = []
         for child in directory.iterdir():
             version = version_number(child.name)

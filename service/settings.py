@@ -17,6 +17,7 @@ class Settings:
     """Every setting, its default, and the environment variable that overrides it (AXON_<NAME>)."""
 
     model_dir: Path = Path("models")
+    model_name: str = ""  # the name a single model's directory (model_dir/config.json, KServe's /mnt/models) is served as
     max_request_bytes: int = 10 * 1024 * 1024  # whole request body; over it: 413
     max_image_pixels: int = 40_000_000  # per decoded image (a model's config.json may lower it); over it: 413
     max_request_pixels: int = 100_000_000  # decoded pixels of all the images of one request; over it: 413

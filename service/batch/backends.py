@@ -61,7 +61,7 @@ class LocalPreparer:
 class LocalBackend:
     def __init__(self, settings: Settings, name: str, version: str | None, threads: int,
                  given: dict[str, Any] | None = None):
-        registry = Registry(Repository(settings.model_dir), threads, only={name})
+        registry = Registry(Repository.at(settings.model_dir, settings.model_name), threads, only={name})
         registry.load_all()
         self.model = registry.get(name, version)  # ModelNotFound / ModelNotReady: reported by the CLI
         self.dataplane = DataPlane(registry, settings)

@@ -203,3 +203,23 @@ def test_models_mounted_read_only_from_a_volume(start, built_models, heldout, tm
         time.sleep(0.5)
     assert predict(container, "mnist", data=png_bytes(255 - heldout[0][0]),
                    headers={"Content-Type": "image/png"})["model_version"] == "3"
+
+
+def test_one_model_directory_at_mnt_models_as_kserve_mounts_it(start, built_models, heldout, tmp_path):
+    """k8s/kserve/servingruntime.yaml's environment: the storage initializer's /mnt/models holds one
+    model's directory, served under the InferenceService's name."""
+    shutil.copytree(built_models / "mnist", tmp_path / "mnist")
+    container = start("-v", f"{tmp_path / 'mnist'}:/mnt/models:ro", "-e", "AXON_MODEL_DIR=/mnt/models",
+                      "-e", "AXON_MODEL_NAME=digits", "-e", "AXON_RELOAD_INTERVAL_S=0")
+    digit, label = png_bytes(255 - heldout[0][0]), int(heldout[1][0])
+    answer = predict(container, "digits", data=digit, headers={"Content-Type": "image/png"})
+    assert answer["model_name"] == "digits" and answer["predictions"][0]["class_id"] == label
+    assert requests.get(container.url + "/v2/models/mnist", timeout=10).status_code == 404
+    import numpy as np
+    import tritonclient.grpc as grpcclient
+
+    client = grpcclient.InferenceServerClient(f"127.0.0.1:{container.grpc_port}")
+    image = grpcclient.InferInput("image", [1], "BYTES")
+    image.set_data_from_numpy(np.array([digit], dtype=np.object_))
+    assert client.infer("digits", [image]).as_numpy("probabilities").argmax() == label
+    client.close()
