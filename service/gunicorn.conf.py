@@ -56,8 +56,17 @@ loglevel = os.environ.get("AXON_LOG_LEVEL", "info").lower()
 
 def on_starting(server):
     """Start from an empty metrics directory (stale files from a previous run would be counted),
-    refusing to empty one that is not Axon's own (PROMETHEUS_MULTIPROC_DIR=/tmp, say)."""
+    refusing to empty one that is not Axon's own (PROMETHEUS_MULTIPROC_DIR=/tmp, say). And refuse a
+    gRPC port that something else holds: the workers bind it with SO_REUSEPORT, which would otherwise
+    let another server of the same user share it silently."""
     prepare_metrics_dir(_metrics_dir)
+    try:
+        port = int(os.environ.get("AXON_GRPC_PORT") or 8081)
+    except ValueError:  # the workers' settings refuse it, with its name
+        port = 0
+    if port and not host.port_is_free(os.environ.get("HOST", "0.0.0.0"), port):
+        raise SystemExit(f"AXON_GRPC_PORT={port}: the port is in use (another server?); "
+                         "choose a free one, or 0 for no gRPC")
 
 
 def post_fork(server, worker):
@@ -85,10 +94,11 @@ def post_worker_init(worker):
 
     reloader = worker.wsgi.extensions["axon.reloader"]
     signal.signal(signal.SIGHUP, lambda signum, frame: reloader.wake())  # first: the log says loaded already
-    from service.grpc.server import serve
+    worker.axon_grpc = None
+    if worker.wsgi.extensions["axon.settings"].grpc_port:
+        from service.grpc.server import serve
 
-    worker.axon_grpc = serve(worker.wsgi, os.environ.get("HOST", "0.0.0.0"))
-    if worker.axon_grpc is not None:
+        worker.axon_grpc = serve(worker.wsgi, os.environ.get("HOST", "0.0.0.0"))
         stop_http = signal.getsignal(signal.SIGTERM)
 
         def stop_both(signum, frame):

@@ -93,3 +93,17 @@ def sibling_pids() -> list[int]:
                 except (IndexError, ValueError):
                     continue
         return sorted(found)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a TCP port can be bound on `host` now (without SO_REUSEPORT)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed connection's TIME_WAIT is no owner
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True

@@ -75,11 +75,9 @@ class GrpcServer:
             self.stopped.wait(timeout_s)
 
 
-def serve(app: Any, host: str) -> GrpcServer | None:
-    """Start the gRPC server of the worker whose Flask app this is (None when AXON_GRPC_PORT=0)."""
+def serve(app: Any, host: str) -> GrpcServer:
+    """Start the gRPC server of the worker whose Flask app this is."""
     settings: Settings = app.extensions["axon.settings"]
-    if not settings.grpc_port:
-        return None
     server = GrpcServer(app.extensions["axon.dataplane"], settings, app.extensions["axon.metrics"], host)
     server.start()
     return server

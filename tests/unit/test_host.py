@@ -72,3 +72,24 @@ def test_gunicorn_workers_default_to_the_cores_divided_by_onnxruntime_threads(tm
     assert run(AXON_WORKERS="3") == ["3", "True", *sync]
     # gthread keeps its threads; a sync worker with threads would be turned into gthread by gunicorn
     assert run(AXON_WORKER_CLASS="gthread", AXON_THREADS="6") == [str(cores), "True", "gthread", "6"]
+
+
+def test_a_grpc_port_held_by_another_process_stops_the_start(tmp_path):
+    """The workers bind the gRPC port with SO_REUSEPORT; without this check a second server of the
+    same user would share it with the first, silently."""
+    import socket
+
+    from tests.e2e.server import REPO_ROOT, free_port
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert not host.port_is_free("127.0.0.1", port)
+        gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+        result = subprocess.run([gunicorn, "-c", "service/gunicorn.conf.py", "service.app:create_app()"],
+                                cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "m"), "HOST": "127.0.0.1",
+                                     "PORT": str(free_port()), "AXON_GRPC_PORT": str(port)})
+    assert result.returncode != 0 and f"AXON_GRPC_PORT={port}: the port is in use" in result.stderr
+    assert host.port_is_free("127.0.0.1", port)
