@@ -62,12 +62,15 @@ class GrpcServer:
         except RuntimeError as exc:
             raise RuntimeError(f"cannot serve gRPC on {self.address} (AXON_GRPC_PORT; 0 turns gRPC off): {exc}") from None
         self.server.start()
+        for service in ("", messages.SERVICE):  # what Watch streams (Check asks the models each time)
+            self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving V2 gRPC on %s", self.address)
 
     def stop(self, grace_s: float) -> None:
         """Refuse new calls from now on; the calls in flight have `grace_s` to finish."""
         if self.stopped is None:
             self.health.stopping = True
+            self.health.enter_graceful_shutdown()
             self.stopped = self.server.stop(grace_s)
 
     def wait_stopped(self, timeout_s: float) -> None:
