@@ -19,20 +19,32 @@ ADMIN, KEY = "admin-key", "inference-key"
 DIGIT = {"inputs": [{"name": "pixels", "shape": [1, 28, 28], "datatype": "FP32", "data": [0.0] * 784}]}
 
 
-@pytest.fixture
-def server(built_models, tmp_path):
-    models = tmp_path / "models"
+@pytest.fixture(scope="module")
+def running(built_models, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("repository-api")
+    models = directory / "models"
     models.mkdir()
     for name in ("mnist", "efficientnet_lite0"):
         (models / name).symlink_to(built_models / name)
-    (tmp_path / "metrics").mkdir()
-    running = Server(models, tmp_path / "metrics", tmp_path / "gunicorn.log", AXON_ADMIN_KEYS=ADMIN,
-                     AXON_API_KEYS=KEY, AXON_REQUEST_TIMEOUT_S="4")
-    running.wait_ready()
-    assert wait_until(lambda: running.log_path.read_text().count("models loaded:") >= 2)
-    yield running
-    if running.process.poll() is None:
-        running.stop()
+    (directory / "metrics").mkdir()
+    server = Server(models, directory / "metrics", directory / "gunicorn.log", AXON_ADMIN_KEYS=ADMIN,
+                    AXON_API_KEYS=KEY, AXON_REQUEST_TIMEOUT_S="4")
+    server.wait_ready()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(running):
+    """The module's server, both workers up and mnist loaded, whatever the test before it did."""
+    assert wait_until(lambda: len(workers(running)) == 2
+                      and running.log_path.read_text().count("models loaded:") >= 2 + restarts(running))
+    assert admin(running, "mnist", "load").status_code == 200
+    return running
+
+
+def restarts(server) -> int:
+    return server.log_path.read_text().count("Booting worker") - 2
 
 
 def wait_until(condition, timeout=60.0):
