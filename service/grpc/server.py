@@ -3,7 +3,8 @@
 Every worker binds the same port with SO_REUSEPORT, and the kernel spreads new connections over them,
 as it spreads HTTP connections over the workers' shared socket; each worker serves its own connections
 with its own models, in AXON_GRPC_THREADS threads. A message over AXON_MAX_REQUEST_BYTES is refused
-(RESOURCE_EXHAUSTED), like a REST body over it (413).
+(RESOURCE_EXHAUSTED), like a REST body over it (413), and so are calls beyond QUEUED_PER_THREAD per
+thread waiting in one worker.
 
 The standard health service (grpc.health.v1) answers for "" and for inference.GRPCInferenceService:
 SERVING while the worker's models are ready, NOT_SERVING before that and once the worker is stopping,
@@ -26,6 +27,9 @@ from service.metrics import Metrics
 from service.settings import Settings
 
 log = logging.getLogger("axon.grpc")
+# Calls a worker holds at once, running or waiting for a thread; more are refused RESOURCE_EXHAUSTED
+# at once (as REST's full queues answer 503), so that many large messages cannot pile up in memory.
+QUEUED_PER_THREAD = 4
 
 
 class ReadinessHealth(health.HealthServicer):
@@ -48,6 +52,7 @@ class GrpcServer:
         self.port = settings.grpc_port
         self.server = grpc.server(
             ThreadPoolExecutor(settings.grpc_threads, thread_name_prefix="axon-grpc"),
+            maximum_concurrent_rpcs=QUEUED_PER_THREAD * settings.grpc_threads,
             options=[("grpc.so_reuseport", 1), ("grpc.max_receive_message_length", settings.max_request_bytes),
                      ("grpc.max_send_message_length", -1)])
         self.server.add_generic_rpc_handlers([InferenceService(plane, settings, metrics).handler()])

@@ -355,3 +355,37 @@ def test_calls_in_flight_finish_when_the_server_is_told_to_stop(test_models, tmp
     assert results == [(8, 1000)] * 4 and code == 0
     log = running.log_path.read_text()
     assert log.count("serving V2 gRPC on") == 2 and "Traceback" not in log
+
+
+def test_calls_beyond_what_a_worker_holds_are_refused_not_queued_without_end(test_models, tmp_path):
+    """One worker, one gRPC thread: it holds 4 calls (running or waiting); the rest are told
+    RESOURCE_EXHAUSTED at once, and it serves on."""
+    (tmp_path / "metrics").mkdir()
+    running = Server(test_models, tmp_path / "metrics", tmp_path / "gunicorn.log", workers=1, AXON_GRPC_THREADS="1")
+    running.wait_ready()
+    photos = np.array([photo_bytes("coffee.png")] * 4, dtype=np.object_)
+    outcomes, start = [], threading.Barrier(10)
+
+    def call():
+        triton = grpcclient.InferenceServerClient(running.grpc_address)
+        start.wait()
+        try:
+            triton.infer("resnet50", [tensor("image", photos, "BYTES")])
+            outcomes.append("ok")
+        except InferenceServerException as exc:
+            outcomes.append(exc.status())
+        finally:
+            triton.close()
+
+    threads = [threading.Thread(target=call) for _ in range(10)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert set(outcomes) == {"ok", "StatusCode.RESOURCE_EXHAUSTED"} and outcomes.count("ok") >= 4
+        client = grpcclient.InferenceServerClient(running.grpc_address)
+        assert client.is_server_ready()
+        client.close()
+    finally:
+        running.stop()
