@@ -26,6 +26,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.grpc_address = f"127.0.0.1:{self.grpc_port}"
         self.metrics_dir = metrics_dir
+        self.workers = workers
         self.log_path = log_path
         environment = {
             **os.environ,
