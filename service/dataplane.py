@@ -19,6 +19,7 @@ from service.codecs.tensor import decode_bytes, decode_tensor
 from service.errors import InvalidInput, ModelNotReady, shown
 from service.inputs import Item, Prepared
 from service.metrics import Metrics
+from service.monitoring import PredictionMonitor
 from service.protocol import InferenceRequest, InferenceResponse, RequestInput
 from service.registry import LoadedModel, Registry
 from service.settings import Settings
@@ -34,6 +35,7 @@ class DataPlane:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.decoding = DecodingGate(settings.max_decoding_pixels)  # this worker's images, across its threads
+        self.monitor = PredictionMonitor(self.metrics)
 
     # --- health and metadata -------------------------------------------------------------
 
@@ -129,7 +131,9 @@ class DataPlane:
         options = task.options(model, request.parameters, self.settings)
         with self.expecting(model):
             prepared = self._prepare_v2(model, request.inputs[0])
-        outputs = task.v2(model, task.results(model, self.run(model, prepared.batch), prepared, options))
+        results = task.results(model, self.run(model, prepared.batch), prepared, options)
+        self.monitor.observe(model, task.observed(results), prepared.sizes)
+        outputs = task.v2(model, results)
         if request.outputs:
             outputs = [output for output in outputs if output.name in request.outputs]
         parameters = {"warning": model.warning} if model.warning else {}
@@ -168,6 +172,7 @@ class DataPlane:
                                         f"{len(items)} texts and {len(extra)} candidates")
             prepared = inputs.prepare(model, [*items, *extra], self.settings, self.decoding)
         results = task.results(model, self.run(model, prepared.batch), prepared, options)
+        self.monitor.observe(model, task.observed(results), prepared.sizes[: len(items)])
         notes = prepared.notes[: len(items)] if prepared.notes else None
         return Prediction(model, results, task.formatter(model, options), notes)
 

@@ -19,6 +19,9 @@ from prometheus_client import (
 )
 
 MAX_KEPT_CHILDREN = 10_000  # label sets whose metric children are kept (endpoints are route rules: few)
+CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+PIXEL_BUCKETS = (28 * 28, 10_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_000_000, 4_000_000, 8_000_000,
+                 12_000_000, 20_000_000, 40_000_000)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -64,11 +67,30 @@ class Metrics:
             "axon_batch_queue_depth", "requests waiting in batching queues (all workers)",
             ["model", "version"], registry=None, multiprocess_mode="livesum",
         )
+        # What the models see and say (service/monitoring.py): a shift in what users send, or in how
+        # sure the model is, shows here before anyone reports it.
+        self.prediction_confidence = Histogram(
+            "axon_prediction_confidence", "per item: the top class's probability (classifiers), each box's "
+            "score (detectors)", ["model", "version"], buckets=CONFIDENCE_BUCKETS, registry=None,
+        )
+        self.predicted_classes = Counter(
+            "axon_predicted_classes", "items (classifiers) and boxes (detectors) by predicted class; models "
+            "with more than 100 classes by class-id range", ["model", "version", "class_name"], registry=None,
+        )
+        self.detections_per_image = Histogram(
+            "axon_detections_per_image", "boxes found per image (detectors)", ["model", "version"],
+            buckets=(0, 1, 2, 3, 5, 10, 20, 50, 100), registry=None,
+        )
+        self.input_pixels = Histogram(
+            "axon_input_pixels", "decoded size of each image sent (width x height, EXIF-upright, before any "
+            "resizing)", ["model", "version"], buckets=PIXEL_BUCKETS, registry=None,
+        )
         self._request_children: dict[tuple, tuple] = {}
 
     def all(self) -> list:
         return [self.requests, self.request_seconds, self.inference_seconds, self.inference_items,
-                self.in_flight, self.model_load_seconds, self.queue_wait_seconds, self.batch_size, self.queue_depth]
+                self.in_flight, self.model_load_seconds, self.queue_wait_seconds, self.batch_size, self.queue_depth,
+                self.prediction_confidence, self.predicted_classes, self.detections_per_image, self.input_pixels]
 
     def observe_request(self, model: str, version: str, endpoint: str, status: int, seconds: float,
                         protocol: str = "http") -> None:

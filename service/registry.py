@@ -63,9 +63,9 @@ class LoadedModel:
     def metadata(self) -> dict[str, Any]:
         return self.entry.metadata
 
-    @property
+    @cached_property
     def labels(self) -> tuple[str, str]:
-        """(name, version) as metric labels."""
+        """(name, version) as metric labels (asked for several times in every request)."""
         return self.name, str(self.version)
 
     def batcher_for(self, make: Callable[[], Batcher]) -> Batcher | None:

@@ -17,6 +17,7 @@ from service.codecs.predictions import Labeller, resolve_top_k
 from service.codecs.tensor import encode_tensor
 from service.errors import InvalidInput
 from service.inputs import Prepared
+from service.monitoring import Observed
 from service.protocol import ResponseOutput
 from service.registry import LoadedModel
 from service.settings import Settings
@@ -38,10 +39,15 @@ class Task(Protocol):
 
     def v1_body(self, records: list[dict[str, Any]]) -> dict[str, Any]: ...
 
+    def observed(self, results: Any) -> Observed | None: ...  # what prediction monitoring counts
+
 
 class TaskBase:
     def extra_items(self, options: Any) -> list[Any]:
         return []
+
+    def observed(self, results: Any) -> Observed | None:
+        return None
 
     def v1_body(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         return {"predictions": records}
@@ -59,6 +65,9 @@ class Classification(TaskBase):
 
     def v2(self, model: LoadedModel, results: np.ndarray) -> list[ResponseOutput]:
         return [encode_tensor(model.config.outputs[0].name, results)]
+
+    def observed(self, results: np.ndarray) -> Observed:
+        return Observed(results.max(axis=1), results.argmax(axis=1))
 
     def formatter(self, model: LoadedModel, k: int) -> Labeller:
         return Labeller.of(model, k)
@@ -79,6 +88,11 @@ class Detection(TaskBase):
 
     def v2(self, model: LoadedModel, results: list) -> list[ResponseOutput]:
         return v2_outputs(results)
+
+    def observed(self, results: list) -> Observed:
+        return Observed(np.concatenate([np.asarray(d.scores, np.float32).ravel() for d in results] or [np.zeros(0)]),
+                        np.concatenate([np.asarray(d.classes, np.int64).ravel() for d in results] or [np.zeros(0, np.int64)]),
+                        [len(d.scores) for d in results])
 
     def formatter(self, model: LoadedModel, options: Any) -> DetectionFormatter:
         return DetectionFormatter(model.config.labels)
