@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8080
 
-.PHONY: run test image-test bench fuzz models test-models install clean
+.PHONY: run test image-test bench fuzz models test-models samples install clean
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ models: $(STAMP)
 # kept out of models/ so that `make run` never serves it.
 test-models: $(STAMP)
 	$(BIN)/python -m training resnet50 --weights random --models build/test-models --missing-only
+
+# Real inputs to try the server with, in samples/ (README, "Try it").
+samples: $(STAMP)
+	$(BIN)/python -m training.samples --out samples
 
 run: models
 	PORT=$(PORT) $(BIN)/gunicorn -c service/gunicorn.conf.py 'service.app:create_app()'
@@ -45,4 +49,4 @@ bench: models test-models
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) models/*/[0-9]*/ build .pytest_cache
+	rm -rf $(VENV) models/*/[0-9]*/ build .pytest_cache samples

@@ -33,7 +33,7 @@ _ort_threads = max(1, int(os.environ.get("AXON_ORT_THREADS") or 1))
 workers = int(os.environ.get("AXON_WORKERS") or max(1, host.available_cores() // _ort_threads))
 # sync (default): one request at a time per worker, the rest queued in the kernel, served even when
 # stopping (service/worker.py); the fastest per core. gthread: AXON_THREADS requests at once per
-# worker, which dynamic batching needs to merge concurrent requests (README, "Workers and threads").
+# worker, which dynamic batching needs to merge concurrent requests (docs/operations.md, "Workers and threads").
 WORKER_CLASSES = {"sync": "service.worker.DrainingSyncWorker", "gthread": "gthread"}
 _worker_class = os.environ.get("AXON_WORKER_CLASS") or "sync"
 if _worker_class not in WORKER_CLASSES:

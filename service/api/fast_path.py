@@ -2,7 +2,7 @@
 
 On a small model a prediction spends more time in Flask and werkzeug (request and response objects,
 routing, contexts, the hooks) than in the model: on the MNIST CNN, ~0.3 ms of ~0.9 ms in-process
-(README, "Axon against a bare Flask app"). This WSGI layer, in front of the Flask app, takes only
+(docs/benchmarks.md, "Axon against a bare Flask app"). This WSGI layer, in front of the Flask app, takes only
 
 - POST /v2/models/<name>[/versions/<v>]/infer with a JSON body (not the binary extension), and
 - POST /v1/models/<name>[/versions/<v>]:predict with an image/* body, no query string and no Accept
