@@ -1,4 +1,6 @@
-"""The module's server: real gunicorn, 2 workers, the built models, its own metrics directory."""
+"""The suite's server: real gunicorn, 2 workers, the built models, its own metrics directory. One for
+the whole session (each start loads every model in both workers); a module that needs other settings
+(keys, a broken version) starts its own."""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +8,7 @@ import pytest
 from tests.e2e.server import Server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(built_models, tmp_path_factory):
     directory = tmp_path_factory.mktemp("server")
     metrics_dir = directory / "metrics"
