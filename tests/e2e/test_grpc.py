@@ -326,27 +326,35 @@ def test_concurrent_calls_over_one_channel(client, heldout):
     assert not errors and len(answers) == 160 and all(np.array_equal(a, expected) for a in answers)
 
 
+def resnet_calls(address: str, images: int, count: int, started: threading.Barrier) -> tuple[list, list]:
+    """`count` threads, each with its own channel, send `images` photos to resnet50 once all are set;
+    (the threads, each call's outcome: the output's shape, or the gRPC status)."""
+    photos = np.array([photo_bytes("coffee.png")] * images, dtype=np.object_)
+    outcomes: list = []
+
+    def call():
+        triton = grpcclient.InferenceServerClient(address)
+        started.wait()
+        try:
+            outcomes.append(triton.infer("resnet50", [tensor("image", photos, "BYTES")]).as_numpy("probabilities").shape)
+        except InferenceServerException as exc:
+            outcomes.append(exc.status())
+        finally:
+            triton.close()
+
+    threads = [threading.Thread(target=call) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, outcomes
+
+
 def test_calls_in_flight_finish_when_the_server_is_told_to_stop(test_models, tmp_path):
     """SIGTERM to gunicorn: each worker's gRPC server takes no new calls, and the ones running finish."""
     (tmp_path / "metrics").mkdir()
     running = Server(test_models, tmp_path / "metrics", tmp_path / "gunicorn.log")
     running.wait_ready()
-    photos = np.array([photo_bytes("coffee.png")] * 8, dtype=np.object_)
-    results, started = [], threading.Barrier(5)
-
-    def call():
-        triton = grpcclient.InferenceServerClient(running.grpc_address)
-        started.wait()
-        try:
-            results.append(triton.infer("resnet50", [tensor("image", photos, "BYTES")]).as_numpy("probabilities").shape)
-        except InferenceServerException as exc:
-            results.append(exc.status())
-        finally:
-            triton.close()
-
-    threads = [threading.Thread(target=call) for _ in range(4)]
-    for thread in threads:
-        thread.start()
+    started = threading.Barrier(5)
+    threads, results = resnet_calls(running.grpc_address, 8, 4, started)
     started.wait()
     threading.Event().wait(0.3)  # the calls are running
     code = running.stop()
@@ -363,26 +371,11 @@ def test_calls_beyond_what_a_worker_holds_are_refused_not_queued_without_end(tes
     (tmp_path / "metrics").mkdir()
     running = Server(test_models, tmp_path / "metrics", tmp_path / "gunicorn.log", workers=1, AXON_GRPC_THREADS="1")
     running.wait_ready()
-    photos = np.array([photo_bytes("coffee.png")] * 4, dtype=np.object_)
-    outcomes, start = [], threading.Barrier(10)
-
-    def call():
-        triton = grpcclient.InferenceServerClient(running.grpc_address)
-        start.wait()
-        try:
-            triton.infer("resnet50", [tensor("image", photos, "BYTES")])
-            outcomes.append("ok")
-        except InferenceServerException as exc:
-            outcomes.append(exc.status())
-        finally:
-            triton.close()
-
-    threads = [threading.Thread(target=call) for _ in range(10)]
     try:
-        for thread in threads:
-            thread.start()
+        threads, results = resnet_calls(running.grpc_address, 4, 10, threading.Barrier(10))
         for thread in threads:
             thread.join(timeout=60)
+        outcomes = ["ok" if result == (4, 1000) else result for result in results]
         assert set(outcomes) == {"ok", "StatusCode.RESOURCE_EXHAUSTED"} and outcomes.count("ok") >= 4
         client = grpcclient.InferenceServerClient(running.grpc_address)
         assert client.is_server_ready()
