@@ -15,9 +15,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[serve,train,dev]'
 	touch $@
 
-# Build every model that has no built version yet in models/.
+# Build every model that has no built version yet in models/, and a model card for every version
+# without one (training writes them; this adds them to versions built before cards existed).
 models: $(STAMP)
 	$(BIN)/python -m training all --missing-only
+	$(BIN)/python -m training.cards --missing-only
 
 # Tests also need a ResNet50 (no ImageNet weights are reachable offline): an explicitly random one,
 # kept out of models/ so that `make run` never serves it.

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from training import cards
 from training.cache import sha256_of
 
 log = logging.getLogger(__name__)
@@ -111,8 +112,10 @@ def write_version(model_dir: Path, version: int, onnx_bytes: bytes, metadata: di
             "size_bytes": len(onnx_bytes),
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "tools": tool_versions(),
+            "latency": cards.latency(staging / "model.onnx"),
         }
         (staging / "metadata.json").write_text(json.dumps(full, indent=2) + "\n")
+        cards.write(staging, full, cards.model_config(staging))  # staging sits in the model directory
         publish_readable(staging)
         if target.exists():
             shutil.rmtree(target)

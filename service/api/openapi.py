@@ -82,6 +82,12 @@ def build(models: list[str]) -> dict[str, Any]:
         paths[prefix] = {"get": _operation("Model metadata", "Model metadata", _ref("ModelMetadata"), *model_errors,
                                            params=params)}
         paths[prefix + "/ready"] = {"get": _readiness("Model readiness", "401", "404", params=params)}
+        for suffix, media, what in (("/card", "text/html", "one HTML page, plots inline"),
+                                    ("/card.md", "text/markdown", "Markdown")):
+            card = _operation(f"Model card ({what}): data, training curves, evaluation, calibration, latency, "
+                              "limits", "The model card", {"type": "string"}, *model_errors, params=params)
+            card["responses"]["200"]["content"] = {media: {"schema": {"type": "string"}}}
+            paths[prefix + suffix] = {"get": card}
         paths[prefix + "/infer"] = {"post": _operation(
             "Open Inference Protocol infer (JSON; the binary tensor extension with Inference-Header-Content-Length)",
             "Inference response", _ref("InferenceResponse"), *infer_errors, params=params,

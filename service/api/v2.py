@@ -6,7 +6,9 @@ from flask import Blueprint, Response, jsonify, request
 from service.api.common import dataplane, json_body, json_bytes, resolve
 from service.codecs import binary, tensor_json
 from service.dataplane import DataPlane
+from service.errors import ModelNotFound
 from service.protocol import InferenceRequest
+from service.registry import LoadedModel
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
 
@@ -37,6 +39,28 @@ def server_metadata() -> Response:
 def model_metadata(name: str, version: str | None = None) -> Response:
     resolve(name, version)
     return jsonify(dataplane().model_metadata(name, version))
+
+
+@bp.get("/models/<name>/card")
+@bp.get("/models/<name>/versions/<version>/card")
+def model_card(name: str, version: str | None = None) -> Response:
+    """The version's model card (training/cards.py): one HTML page, its plots inline."""
+    return _card_file(resolve(name, version), "card.html", "text/html; charset=utf-8")
+
+
+@bp.get("/models/<name>/card.md")
+@bp.get("/models/<name>/versions/<version>/card.md")
+def model_card_markdown(name: str, version: str | None = None) -> Response:
+    """The same card as Markdown (its images are in card/ beside it in the model repository)."""
+    return _card_file(resolve(name, version), "card.md", "text/markdown; charset=utf-8")
+
+
+def _card_file(model: LoadedModel, file: str, content_type: str) -> Response:
+    path = model.entry.path / file
+    if not path.is_file():
+        raise ModelNotFound(f"model '{model.name}' version {model.version} has no model card; "
+                            "write one with `python -m training.cards --models <model repository>`")
+    return Response(path.read_bytes(), content_type=content_type)
 
 
 @bp.get("/models/<name>/ready")

@@ -152,6 +152,8 @@ def test_the_image_serves_as_the_deployment_runs_it(engine, start, heldout):
     counted = {line.split("model=\"")[1].split('"')[0] for line in metrics.splitlines()
                if line.startswith("axon_requests_total{") and 'code="200"' in line and ":predict" in line}
     assert {"efficientnet_lite0", "mnist", "sentiment", "nanodet"} <= counted
+    card = requests.get(container.url + "/v2/models/mnist/card", timeout=10)
+    assert card.status_code == 200 and card.text.count("<svg") == 3
     assert engine.healthcheck(container.id) == "healthy"
     user = engine("exec", container.id, "id", "-u").stdout.strip()
     assert user == "10001"

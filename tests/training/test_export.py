@@ -26,6 +26,7 @@ def test_export_writes_verified_model_and_metadata(tmp_path):
                                 parity_inputs=inputs, metadata={"name": "tiny"})
     metadata = json.loads((path / "metadata.json").read_text())
     assert metadata["parity_max_abs_diff"] <= 1e-4 and metadata["parity_inputs"] == 32
+    assert metadata["latency"]["batch_1_ms"] > 0 and (path / "card.md").read_text().startswith("# tiny version 1")
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path / "model.onnx"))
@@ -48,12 +49,14 @@ def test_a_published_version_is_readable_by_any_user_whatever_the_umask(tmp_path
     import os
     import stat
 
+    onnx_bytes = export_module.convert(tiny_model(), "features", (4,))
     previous = os.umask(0o077)
     try:
-        path = export_module.write_version(tmp_path / "tiny", 1, b"onnx bytes", {"name": "tiny"},
+        path = export_module.write_version(tmp_path / "tiny", 1, onnx_bytes, {"name": "tiny"},
                                            assets={"vocab.json": b"{}"})
     finally:
         os.umask(previous)
     assert stat.S_IMODE(path.stat().st_mode) == 0o755
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.iterdir()} == {
-        "model.onnx": 0o644, "metadata.json": 0o644, "vocab.json": 0o644}
+        "model.onnx": 0o644, "metadata.json": 0o644, "vocab.json": 0o644, "card.md": 0o644, "card.html": 0o644,
+        "card": 0o755}  # the model card, written with the version
