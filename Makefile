@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8080
 
-.PHONY: run test image-test bench fuzz models test-models samples install clean
+.PHONY: run test image-test bench fuzz models test-models samples browser install clean
 
 install: $(STAMP)
 
@@ -33,8 +33,14 @@ samples: $(STAMP)
 run: models
 	PORT=$(PORT) $(BIN)/gunicorn -c service/gunicorn.conf.py 'service.app:create_app()'
 
-test: models test-models
+test: models test-models browser
 	$(BIN)/python -m pytest
+
+# The page's tests drive Debian's headless Chromium (tests/e2e/test_page.py): installed here when missing and we may.
+browser:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null \
+		|| { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q chromium chromium-driver; } \
+		|| { echo "make test needs chromium: sudo apt-get install chromium chromium-driver"; exit 1; }
 
 # The container image, built and run for real (also part of `make test`).
 image-test: models

@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Flask
 
 from service import logs
-from service.api import hooks, ops, repository, v1, v2
+from service.api import hooks, ops, page, repository, v1, v2
 from service.api.fast_path import FastPath
 from service.api.common import AxonRequest
 from service.api.errors import register_error_handlers
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.extensions["axon.reloader"] = Reloader(registry, settings.reload_interval_s)
     app.extensions["axon.control"] = control
 
-    for blueprint in (v2.bp, v1.bp, repository.bp, ops.bp):
+    for blueprint in (v2.bp, v1.bp, repository.bp, ops.bp, page.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     hooks.install(app, settings, metrics)

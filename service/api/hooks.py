@@ -9,6 +9,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from service.api.errors import request_id
+from service.api.page import PAGE_PREFIX
 from service.codecs import jsontext
 from service.errors import Unauthorized
 from service.metrics import Metrics
@@ -34,6 +35,8 @@ def check_api_key(settings: Settings) -> None:
     if not settings.api_keys:
         return
     if not settings.auth_ops and request.path.startswith(OPS_PREFIXES):
+        return
+    if request.path == "/" or request.path.startswith(PAGE_PREFIX):  # the web page: its calls carry the key
         return
     if request.path.startswith(ADMIN_PREFIX):  # behind the admin keys instead (api/repository.py)
         return

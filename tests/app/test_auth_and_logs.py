@@ -42,6 +42,13 @@ def test_health_and_metrics_stay_open_unless_configured(secured, built_models):
     assert locked.get("/metrics").status_code == 401
 
 
+def test_the_web_page_is_served_without_a_key_and_its_calls_need_one(secured):
+    for path in ("/", "/ui/page.js", "/ui/style.css"):
+        assert secured.get(path).status_code == 200
+    assert secured.post("/v2/repository/index").status_code == 401  # what the page asks first
+    assert secured.get("/uix").status_code == 401  # only / and /ui/ are the page
+
+
 def test_keys_never_reach_the_logs(secured, caplog):
     with caplog.at_level(logging.DEBUG):
         secured.post(PREDICT, json={"instances": ["hi"]}, headers={"Authorization": f"Bearer {KEY}"})

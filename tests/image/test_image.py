@@ -152,6 +152,9 @@ def test_the_image_serves_as_the_deployment_runs_it(engine, start, heldout):
     counted = {line.split("model=\"")[1].split('"')[0] for line in metrics.splitlines()
                if line.startswith("axon_requests_total{") and 'code="200"' in line and ":predict" in line}
     assert {"efficientnet_lite0", "mnist", "sentiment", "nanodet"} <= counted
+    page = requests.get(container.url + "/", timeout=10)  # the web page and its modules, from the installed image
+    assert page.status_code == 200 and "/ui/page.js" in page.text
+    assert "javascript" in requests.get(container.url + "/ui/tryers.js", timeout=10).headers["Content-Type"]
     card = requests.get(container.url + "/v2/models/mnist/card", timeout=10)
     assert card.status_code == 200 and card.text.count("<svg") == 3
     assert engine.healthcheck(container.id) == "healthy"
