@@ -13,13 +13,13 @@ export function element(tag, attributes = {}, ...children) {
 
 const percent = (p) => `${(100 * p).toFixed(1)}%`;
 
-// rows: [{label, value}] with values in 0..1, largest first.
-export function bars(rows) {
+// rows: [{label, value}] with values in 0..1, largest first; `shown` writes a value beside its bar.
+export function bars(rows, shown = percent) {
   return element("ol", { class: "bars" }, ...rows.map(({ label, value }) =>
     element("li", {},
       element("span", { class: "label" }, label),
       element("span", { class: "bar" }, element("span", { class: "fill", style: `width: ${percent(value)}` })),
-      element("span", { class: "value" }, percent(value)))));
+      element("span", { class: "value" }, shown(value)))));
 }
 
 export function topClasses(prediction) {
@@ -61,7 +61,7 @@ export function boxesOver(image, detections) {
 export function similarity(score) {
   return element("div", { class: "similarity" },
     element("p", {}, "cosine similarity ", element("strong", { class: "score" }, score.toFixed(3))),
-    bars([{ label: "similarity", value: Math.max(0, score) }]));
+    bars([{ label: "similarity", value: Math.max(0, score) }], (value) => value.toFixed(3)));  // a cosine, not a probability
 }
 
 // What the server said, as it said it: "401: missing or invalid API key ...".
