@@ -83,6 +83,25 @@ def post_fork(server, worker):
         util.write_nonblock(sock, head.encode("latin-1") + body)
 
     util.write_error = write_json_error
+    _early_sighup(worker)
+
+
+def _early_sighup(worker):
+    """gunicorn resets SIGHUP in a new worker to its default, which ends the process, and only
+    post_worker_init (after every model has loaded) gives it its meaning: a SIGHUP while the worker
+    loads (`kill -HUP <worker pid>`, a rescan asked a moment too early) would kill it. From the moment
+    gunicorn sets the worker's signals, a SIGHUP is remembered instead, and post_worker_init rescans
+    once for it."""
+    import signal
+
+    worker.axon_rescan_asked = False
+    init_signals = worker.init_signals
+
+    def init_signals_remembering_sighup():
+        init_signals()
+        signal.signal(signal.SIGHUP, lambda signum, frame: setattr(worker, "axon_rescan_asked", True))
+
+    worker.init_signals = init_signals_remembering_sighup
 
 
 def post_worker_init(worker):
@@ -94,6 +113,8 @@ def post_worker_init(worker):
 
     reloader = worker.wsgi.extensions["axon.reloader"]
     signal.signal(signal.SIGHUP, lambda signum, frame: reloader.wake())  # first: the log says loaded already
+    if getattr(worker, "axon_rescan_asked", False):  # a SIGHUP came while the models loaded (_early_sighup)
+        reloader.wake()
     worker.axon_grpc = None
     if worker.wsgi.extensions["axon.settings"].grpc_port:
         from service.grpc.server import serve

@@ -154,6 +154,38 @@ def test_sighup_to_a_worker_rescans_at_once(make_server, tmp_path, built_models)
     assert wait_until(lambda: requests.get(server.url + "/v2/models/mnist", timeout=10).json()["versions"][-1] == "5")
 
 
+@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
+def test_a_sighup_while_a_worker_loads_its_models_is_a_rescan_not_its_end(tmp_path, built_models, worker_class):
+    """Seen in CI: SIGHUP sent just after a worker logged "models loaded", before post_worker_init gave
+    SIGHUP its meaning: gunicorn's default ended the worker ("was sent SIGHUP!")."""
+    models = tmp_path / "models"
+    shutil.copytree(built_models / "sentiment", models / "sentiment")  # a second or two of loading
+    (tmp_path / "metrics").mkdir()
+    server = Server(models, tmp_path / "metrics", tmp_path / "gunicorn.log", AXON_RELOAD_INTERVAL_S="0",
+                    AXON_WORKER_CLASS=worker_class)
+    try:
+        signalled, deadline = set(), time.monotonic() + 20
+        while (not server.log_path.read_text().count("models loaded:") and server.process.poll() is None
+               and time.monotonic() < deadline):  # (a worker that dies of it is replaced: not for ever)
+            for pid in subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True).stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGHUP)  # again and again while it loads
+                    signalled.add(int(pid))
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+        server.wait_ready()
+        assert wait_until(lambda: server.log_path.read_text().count("models loaded:") >= 2)
+        log = server.log_path.read_text()
+        assert signalled and "was sent SIGHUP" not in log, log[-3000:]
+        workers = {int(pid) for pid in subprocess.check_output(["pgrep", "-P", str(server.process.pid)]).split()}
+        assert signalled <= workers  # the same workers, none replaced
+        assert requests.post(server.url + "/v1/models/sentiment:predict", json={"instances": ["late again"]},
+                             timeout=30).status_code == 200
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("worker_class, busy", [("sync", 2), ("gthread", 8)])
 def test_sigterm_lets_requests_in_flight_and_queued_finish(make_server, built_models, worker_class, busy):
     """8 slow requests, then SIGTERM. gthread workers (8 threads) have all 8 in flight; the 2 sync
