@@ -76,8 +76,7 @@ class DataPlane:
                 **({"raw_input": {**config.raw_input.to_json(), "content": config.raw_input.content}}
                    if config.raw_input else {}),
                 **({"warning": model.warning} if model.warning else {}),
-                **({"card": f"/v2/models/{name}/versions/{model.version}/card"}
-                   if (model.entry.path / "card.html").is_file() else {}),
+                **({"card": f"/v2/models/{name}/versions/{model.version}/card"} if model.has_card else {}),
             },
         }
 

@@ -113,7 +113,7 @@ def post_worker_init(worker):
 
     reloader = worker.wsgi.extensions["axon.reloader"]
     signal.signal(signal.SIGHUP, lambda signum, frame: reloader.wake())  # first: the log says loaded already
-    if getattr(worker, "axon_rescan_asked", False):  # a SIGHUP came while the models loaded (_early_sighup)
+    if worker.axon_rescan_asked:  # a SIGHUP came while the models loaded (post_fork, _early_sighup)
         reloader.wake()
     worker.axon_grpc = None
     if worker.wsgi.extensions["axon.settings"].grpc_port:

@@ -64,6 +64,12 @@ class LoadedModel:
         return self.entry.metadata
 
     @cached_property
+    def has_card(self) -> bool:
+        """A model card beside model.onnx (training/cards.py). Its files are in the version's signature:
+        a card written later reloads the version, so this holds for as long as this one is served."""
+        return (self.entry.path / "card.html").is_file()
+
+    @cached_property
     def labels(self) -> tuple[str, str]:
         """(name, version) as metric labels (asked for several times in every request)."""
         return self.name, str(self.version)

@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from preprocessing.onnx_session import cpu_session
 from training import card_plots
 from training.card_document import Card
 from training.timing import median_call_seconds
@@ -52,12 +53,11 @@ def version_directories(models: Path) -> Iterator[Path]:
 
 
 def latency(onnx_path: Path) -> dict[str, Any]:
-    """Batch of one, one onnxruntime thread: the median of repeated runs on a zero/one-filled input."""
+    """Batch of one, one onnxruntime thread, the session options as served: the median of repeated runs
+    on a constant-filled input."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    session = cpu_session(str(onnx_path), threads=1)
     feed = {}
     for spec in session.get_inputs():
         shape = [d if isinstance(d, int) else (1 if i == 0 else 32) for i, d in enumerate(spec.shape)]

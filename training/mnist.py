@@ -77,8 +77,8 @@ def train_one(version: int, split: datasets.Split, model_dir: Path) -> dict[str,
     history = model.fit(x_train, split.y_train, validation_data=(x_test, split.y_test), epochs=epochs,
                         batch_size=BATCH_SIZE, verbose=2)
     train_seconds = time.perf_counter() - started
-    _, accuracy = model.evaluate(x_test, split.y_test, batch_size=256, verbose=0)
     probabilities = model.predict(x_test, batch_size=256, verbose=0)
+    accuracy = np.mean(probabilities.argmax(1) == split.y_test)  # Keras' accuracy, from the card's predictions
     print(f"[mnist v{version}] held-out accuracy {accuracy:.4f} on {len(x_test)} digits", flush=True)
 
     save_keras(model, NAME, version)
