@@ -7,16 +7,23 @@ what decoding will produce, and `load_image` decodes.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
+import zlib
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 40_000_000
 # The formats a client may send. Pillow reads dozens more (PSD, ICNS, FITS, ...): each one is attack
 # surface that no photo upload needs.
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF")
 EXIF_ORIENTATION = 0x0112  # values 5-8 turn the image a quarter: width and height swap
+# What makes each EXIF orientation upright (as ImageOps.exif_transpose does it).
+UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+           5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+           8: Image.Transpose.ROTATE_90}
+ORIENTATION_KEY = "axon.orientation"  # in image.info: what open_image read, which load_image applies
 
 
 class ImageError(ValueError):
@@ -39,7 +46,8 @@ def open_image(data: bytes, draft_size: tuple[int, int] | None = None) -> tuple[
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)
         width, height = image.size
-        upright = (height, width) if _orientation(image) in (5, 6, 7, 8) else (width, height)
+        image.info[ORIENTATION_KEY] = orientation = _orientation(image, data)
+        upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
         if draft_size and image.format == "JPEG":
             image.draft(None, draft_size)
     except UnidentifiedImageError:
@@ -51,11 +59,35 @@ def open_image(data: bytes, draft_size: tuple[int, int] | None = None) -> tuple[
     return image, upright
 
 
-def _orientation(image: Image.Image) -> int:
+def _orientation(image: Image.Image, data: bytes) -> int:
+    """The EXIF orientation, read without decoding a pixel. Pillow looks for a PNG's EXIF by decoding
+    the whole image (its eXIf chunk may follow the pixel data), which would decode an image before
+    its pixels are counted against any limit: a PNG's chunk is found by walking the chunk headers."""
     try:
-        return int(image.getexif().get(EXIF_ORIENTATION, 1))
+        if image.format == "PNG" and "exif" not in image.info:
+            exif = Image.Exif()
+            exif.load(png_chunk(data, b"eXIf") or b"")  # no chunk: an empty EXIF, upright
+        else:
+            exif = image.getexif()
+        return int(exif.get(EXIF_ORIENTATION, 1))
     except Exception:  # noqa: BLE001 - a malformed EXIF block: taken as upright, as exif_transpose does
         return 1
+
+
+def png_chunk(data: bytes, kind: bytes) -> bytes | None:
+    """The data of a PNG's first chunk of this kind with a valid CRC, from the chunk headers alone."""
+    offset = 8  # after the signature: length, type, data, CRC
+    while offset + 12 <= len(data):
+        length, name = struct.unpack_from(">I4s", data, offset)
+        end = offset + 8 + length
+        if name == kind and end + 4 <= len(data):
+            body = data[offset + 8 : end]
+            if zlib.crc32(name + body) == struct.unpack_from(">I", data, end)[0]:
+                return body
+        if name == b"IEND":
+            return None
+        offset = end + 4
+    return None
 
 
 def check_pixels(image: Image.Image, max_pixels: int) -> None:
@@ -65,13 +97,14 @@ def check_pixels(image: Image.Image, max_pixels: int) -> None:
 
 
 def load_image(image: Image.Image) -> Image.Image:
-    """Decode an opened image: its first frame, with its EXIF orientation applied."""
+    """Decode an image from open_image: its first frame, turned upright by the orientation open_image
+    read (so that the upright size it gave is the decoded image's, whatever EXIF decoding turns up)."""
     try:
         image.load()
-        ImageOps.exif_transpose(image, in_place=True)  # in place: no second copy of the pixels
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"the image cannot be decoded: {exc}") from None
-    return image
+    method = UPRIGHT.get(image.info.get(ORIENTATION_KEY, 1))
+    return image if method is None else image.transpose(method)
 
 
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS,
