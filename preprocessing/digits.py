@@ -28,7 +28,8 @@ WORKING_SIDE = 128  # pixels on the shorter side that are plenty to find, crop a
 def to_grayscale(image: Image.Image) -> np.ndarray:
     """Any Pillow image -> float32 array in 0..1, transparency composited on white. A large image is
     first shrunk to a shorter side of 2 x WORKING_SIDE or more: the digit ends up 20 pixels tall."""
-    return np.asarray(flatten(image, min_side=WORKING_SIDE).convert("L"), dtype=np.float32) / 255.0
+    image = flatten(image, min_side=WORKING_SIDE)
+    return np.asarray(image if image.mode == "L" else image.convert("L"), dtype=np.float32) / 255.0
 
 
 def _border(array: np.ndarray) -> np.ndarray:
@@ -44,13 +45,15 @@ def _median(values: np.ndarray) -> np.floating:
 
 
 def _normalise_levels(array: np.ndarray) -> np.ndarray:
-    if _median(_border(array)) > 0.5:
-        array = 1.0 - array
-    background = float(_median(_border(array)))
+    border = _border(array)
+    if _median(border) > 0.5:
+        array, border = 1.0 - array, 1.0 - border  # (the inverted border is the inverted array's border)
+    background = float(_median(border))
     peak = float(array.max())
     if peak - background < 0.1:
         raise ImageError("no digit found: the image is blank or has no contrast")
-    return np.clip((array - background) / (peak - background), 0.0, 1.0)
+    stretched = (array - background) / (peak - background)
+    return np.clip(stretched, 0.0, 1.0, out=stretched)
 
 
 def _frame(ink: np.ndarray) -> np.ndarray:

@@ -115,8 +115,7 @@ class DataPlane:
         """One onnxruntime call, timed and counted in one place: every output, by name."""
         started = time.perf_counter()
         outputs = model.runtime.run({model.input.name: batch})
-        self.metrics.inference_seconds.labels(*model.labels).observe(time.perf_counter() - started)
-        self.metrics.inference_items.labels(*model.labels).inc(len(batch))
+        self.metrics.observe_inference(*model.labels, time.perf_counter() - started, len(batch))
         return outputs
 
     def infer(self, name: str, version: str | None, request: InferenceRequest) -> InferenceResponse:

@@ -7,6 +7,7 @@ aggregates them all. Without it (tests, the batch script) the metrics live in-pr
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -86,6 +87,7 @@ class Metrics:
             "resizing)", ["model", "version"], buckets=PIXEL_BUCKETS, registry=None,
         )
         self._request_children: dict[tuple, tuple] = {}
+        self._inference_children: dict[tuple, tuple] = {}
 
     def all(self) -> list:
         return [self.requests, self.request_seconds, self.inference_seconds, self.inference_items,
@@ -96,15 +98,18 @@ class Metrics:
                         protocol: str = "http") -> None:
         """One request: counted by status, timed by endpoint. The labelled children are kept, as
         looking them up again costs more than the update itself (prometheus_client's labels())."""
-        key = (model, version, endpoint, status, protocol)
-        children = self._request_children.get(key)
-        if children is None:
-            children = (self.requests.labels(model, version, endpoint, str(status), protocol),
-                        self.request_seconds.labels(endpoint, protocol))
-            if len(self._request_children) < MAX_KEPT_CHILDREN:
-                self._request_children[key] = children
+        children = _kept(self._request_children, (model, version, endpoint, status, protocol), lambda: (
+            self.requests.labels(model, version, endpoint, str(status), protocol),
+            self.request_seconds.labels(endpoint, protocol)))
         children[0].inc()
         children[1].observe(seconds)
+
+    def observe_inference(self, model: str, version: str, seconds: float, items: int) -> None:
+        """One onnxruntime call: timed, and its items counted (the children kept, as for requests)."""
+        children = _kept(self._inference_children, (model, version), lambda: (
+            self.inference_seconds.labels(model, version), self.inference_items.labels(model, version)))
+        children[0].observe(seconds)
+        children[1].inc(items)
 
     def observe_batch(self, model: str, version: str, rows: int, waits: list[float], depth: int) -> None:
         for wait in waits:
@@ -121,3 +126,13 @@ class Metrics:
             for metric in self.all():
                 registry.register(metric)
         return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def _kept(cache: dict[tuple, tuple], key: tuple, make: Callable[[], tuple]) -> tuple:
+    """The labelled children for a label set: made once and kept, up to MAX_KEPT_CHILDREN label sets."""
+    children = cache.get(key)
+    if children is None:
+        children = make()
+        if len(cache) < MAX_KEPT_CHILDREN:
+            cache[key] = children
+    return children
