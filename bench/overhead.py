@@ -3,13 +3,16 @@ with the same load generator (wrk): what every feature costs on a small model.
 
 Axon runs as `make run` starts it, with every feature on: validation, metrics, the structured access
 log (to a file), request ids and an API key. Both have 2 gunicorn workers with 1 onnxruntime thread
-each; the bare app uses gunicorn's default sync workers. The two servers alternate cell by cell, and
-each figure is the median over BENCH_REPEATS runs (default 3) of BENCH_SECONDS (default 12) each.
+each; the bare app uses gunicorn's default sync workers. The two servers alternate cell by cell, in an
+order drawn afresh for every cell (this shared machine's speed drifts: a fixed order gave one server the
+slow spells more often), and each figure is the median over BENCH_REPEATS runs (default 5) of
+BENCH_SECONDS (default 8) each.
 """
 from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -42,11 +45,11 @@ CLIENTS = (1, 8, 32)
 
 
 def seconds() -> float:
-    return float(os.environ.get("BENCH_SECONDS", "12"))
+    return float(os.environ.get("BENCH_SECONDS", "8"))
 
 
 def repeats() -> int:
-    return int(os.environ.get("BENCH_REPEATS", "3"))
+    return int(os.environ.get("BENCH_REPEATS", "5"))
 
 
 @contextmanager
@@ -125,7 +128,7 @@ def mnist() -> dict:
         for _ in range(repeats()):
             for name, (path, body, headers) in payloads.items():
                 for clients in CLIENTS:
-                    for server, url in servers.items():  # side by side: each cell, both servers in turn
+                    for server, url in random.sample(list(servers.items()), len(servers)):  # side by side
                         result = wrk.run(url + path, body, headers, clients, seconds())
                         runs.setdefault((name, server, clients), []).append(result)
                         print(f"  {name}, {clients} clients, {server}: {result['rps']:.0f} req/s, "
