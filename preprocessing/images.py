@@ -65,8 +65,11 @@ def _orientation(image: Image.Image, data: bytes) -> int:
     its pixels are counted against any limit: a PNG's chunk is found by walking the chunk headers."""
     try:
         if image.format == "PNG" and "exif" not in image.info:
+            chunk = png_chunk(data, b"eXIf")
+            if chunk is None:  # no EXIF: upright
+                return 1
             exif = Image.Exif()
-            exif.load(png_chunk(data, b"eXIf") or b"")  # no chunk: an empty EXIF, upright
+            exif.load(chunk)
         else:
             exif = image.getexif()
         return int(exif.get(EXIF_ORIENTATION, 1))

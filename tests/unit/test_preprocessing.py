@@ -79,11 +79,27 @@ def test_blank_image_is_rejected():
         to_mnist_digit(Image.new("L", (50, 50), 255))
 
 
-def test_the_fast_median_is_numpys():
-    from preprocessing.digits import _median
+def test_the_levels_are_np_median_and_np_clip_on_every_shape():
+    """The lean level stretch gives, to the bit, what np.median and np.clip give."""
+    from preprocessing.digits import _border, _normalise_levels
 
     rng = np.random.default_rng(0)
-    for size in (1, 2, 3, 112, 113, 257):
-        for values in (rng.random(size).astype(np.float32), np.round(rng.random(size) * 4) / 4):
-            fast, numpys = _median(values), np.median(values)
-            assert fast == numpys and np.asarray(fast).dtype == np.asarray(numpys).dtype
+    for height, width in ((1, 1), (1, 5), (2, 3), (28, 28), (29, 31), (64, 47)):
+        for paper in (0, 40, 200, 255, None):  # None: a border of every level, any median
+            levels = rng.integers(0, 256, (height, width))
+            if paper is not None:
+                noise = rng.integers(-20, 21, (height, width))
+                levels = np.where(rng.random((height, width)) < 0.7, paper, levels) + noise
+                levels[height // 2, width // 2] = 255 - paper
+            levels = np.clip(levels, 0, 255)
+            array = levels.astype(np.float32) / 255.0
+            reference = 1.0 - array if np.median(_border(array)) > 0.5 else array
+            background = float(np.median(_border(reference)))
+            peak = float(reference.max())
+            if peak - background < 0.1:
+                with pytest.raises(ImageError, match="no digit"):
+                    _normalise_levels(array)
+                continue
+            expected = np.clip((reference - background) / (peak - background), 0.0, 1.0)
+            result = _normalise_levels(array)
+            assert result.dtype == np.float32 and np.array_equal(result, expected)
