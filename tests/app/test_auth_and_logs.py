@@ -58,8 +58,8 @@ def test_keys_never_reach_the_logs(secured, caplog):
 
 def test_request_id_is_taken_or_made_and_echoed(client):
     assert client.get("/v2/health/live", headers={"X-Request-ID": "abc-1"}).headers["X-Request-ID"] == "abc-1"
-    made = client.get("/v2/health/live").headers["X-Request-ID"]
-    assert len(made) == 32
+    made = {client.get("/v2/health/live").headers["X-Request-ID"] for _ in range(20)}
+    assert len(made) == 20 and all(len(rid) == 32 and int(rid, 16) >= 0 for rid in made)
 
 
 def test_access_log_is_one_json_line_per_request(client, caplog):
@@ -92,6 +92,17 @@ def test_a_client_cannot_forge_a_log_line(client, caplog):
     for record in records:
         line = handlers[0].formatter.format(record)
         assert "\n" not in line and "nope\\n2026-01-01" in line
+
+
+def test_the_time_in_a_line_is_loggings_own():
+    """The formatter writes each second's date once and reuses it: every line reads as logging's."""
+    ours, loggings = logs.EscapingFormatter(logs.FORMAT), logging.Formatter(logs.FORMAT)
+    record = logging.LogRecord("axon.access", logging.INFO, __file__, 1, "a line", None, None)
+    for created in (1_700_000_000.0, 1_700_000_000.999, 1_700_000_001.0005, 1_700_000_001.5, 1_700_000_000.25,
+                    1_800_000_000.123):
+        record.created, record.msecs = created, int((created - int(created)) * 1000)
+        assert ours.format(record) == loggings.format(record)
+    assert ours.formatTime(record, "%H:%M") == loggings.formatTime(record, "%H:%M")
 
 
 @pytest.mark.parametrize("text, escaped", [("a\nb", "a\\nb"), ("a\rb", "a\\rb"), ("\x1b[31mred", "\\x1b[31mred"),
