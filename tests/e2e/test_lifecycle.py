@@ -176,7 +176,7 @@ def test_a_sighup_while_a_worker_loads_its_models_is_a_rescan_not_its_end(tmp_pa
             for pid in booted_workers(server.log_path.read_text()):  # (the master's other children are not: seen in CI)
                 try:
                     os.kill(pid, signal.SIGHUP)  # again and again while it loads
-                    signalled.add(int(pid))
+                    signalled.add(pid)
                 except ProcessLookupError:
                     pass
             time.sleep(0.05)
