@@ -274,3 +274,32 @@ def test_silent_connections_cannot_hold_the_sync_workers(make_server, built_mode
     log = server.log_path.read_text()
     assert "closed the connection of 127.0.0.1" in log and "nothing received for 1s" in log
     assert "Traceback" not in log and "WORKER TIMEOUT" not in log
+
+
+def test_clients_that_keep_their_connections_open_after_the_answer_do_not_hold_the_workers(make_server, built_models,
+                                                                                         heldout):
+    """Two clients read their answers to the end and keep their connections open, against 2 sync workers.
+    gunicorn's own close would wait up to 2 s in each worker for them to close; the workers close at once,
+    as the requests were read whole, and a third client is answered meanwhile."""
+    server = make_server(built_models)
+    port = int(server.url.rsplit(":", 1)[1])
+    body = png_bytes(heldout[0][0])
+    request = (b"POST /v1/models/mnist:predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+               b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    holding = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(2)]
+    try:
+        for connection in holding:
+            connection.sendall(request)
+            answer = b""
+            while chunk := connection.recv(65536):  # to the end: the server has closed its side
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 ") and b'"label":' in answer
+        started = time.monotonic()
+        response = requests.post(server.url + "/v1/models/mnist:predict", data=body,
+                                 headers={"Content-Type": "image/png"}, timeout=30)
+        assert response.status_code == 200
+        assert time.monotonic() - started < 1.5  # not after gunicorn's 2 s of lingering
+    finally:
+        for connection in holding:
+            connection.close()
+    assert "Traceback" not in server.log_path.read_text()
