@@ -90,9 +90,7 @@ def nothing_unread(sock: socket.socket) -> bool:
     try:
         sock.setblocking(False)
         return not sock.recv(1, socket.MSG_PEEK)  # b"": the client has closed its side already
-    except BlockingIOError:
-        return True
-    except OSError:  # reset by the client: nothing an answer could be cut by
+    except OSError:  # nothing waiting (EAGAIN), or reset by the client: nothing an answer could be cut by
         return True
     finally:
         try:
