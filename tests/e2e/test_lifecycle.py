@@ -258,8 +258,7 @@ def test_silent_connections_cannot_hold_the_sync_workers(make_server, built_mode
     """Three connections that send half a request and then nothing, against 2 sync workers: each is
     closed after AXON_CLIENT_TIMEOUT_S and logged, and a real client is answered meanwhile."""
     server = make_server(built_models, AXON_CLIENT_TIMEOUT_S="1")
-    port = int(server.url.rsplit(":", 1)[1])
-    silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    silent = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(3)]
     try:
         for connection in silent:
             connection.sendall(b"POST /v1/models/mnist:predict HTTP/1.1\r\nHost: x\r\n")
@@ -282,11 +281,10 @@ def test_clients_that_keep_their_connections_open_after_the_answer_do_not_hold_t
     gunicorn's own close would wait up to 2 s in each worker for them to close; the workers close at once,
     as the requests were read whole, and a third client is answered meanwhile."""
     server = make_server(built_models)
-    port = int(server.url.rsplit(":", 1)[1])
     body = png_bytes(heldout[0][0])
     request = (b"POST /v1/models/mnist:predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
                b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-    holding = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(2)]
+    holding = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(2)]
     try:
         for connection in holding:
             connection.sendall(request)
