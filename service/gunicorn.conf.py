@@ -10,7 +10,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a plain checkout too
-from service import host  # noqa: E402 - standard library only; no worker state is created here
+from service import busy_workers, host  # noqa: E402 - standard library only; no worker state is created here
 from service.metrics_dir import prepare_metrics_dir  # noqa: E402
 
 # Prometheus multiprocess mode must be configured before any worker imports prometheus_client.
@@ -60,6 +60,7 @@ def on_starting(server):
     gRPC port that something else holds: the workers bind it with SO_REUSEPORT, which would otherwise
     let another server of the same user share it silently."""
     prepare_metrics_dir(_metrics_dir)
+    busy_workers.share()
     try:
         port = int(os.environ.get("AXON_GRPC_PORT") or 8081)
     except ValueError:  # the workers' settings refuse it, with its name
@@ -67,6 +68,11 @@ def on_starting(server):
     if port and not host.port_is_free(os.environ.get("HOST", "0.0.0.0"), port):
         raise SystemExit(f"AXON_GRPC_PORT={port}: the port is in use (another server?); "
                          "choose a free one, or 0 for no gRPC")
+
+
+def pre_fork(server, worker):
+    """Each worker counts its requests in flight in a slot of its own (service/busy_workers.py)."""
+    worker.axon_slot = busy_workers.free_slot(w.axon_slot for w in server.WORKERS.values())
 
 
 def post_fork(server, worker):
@@ -83,6 +89,7 @@ def post_fork(server, worker):
         util.write_nonblock(sock, head.encode("latin-1") + body)
 
     util.write_error = write_json_error
+    busy_workers.take(worker.axon_slot)
     _early_sighup(worker)
 
 
@@ -146,4 +153,5 @@ def on_exit(server):
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 
+    busy_workers.clear(worker.axon_slot)
     multiprocess.mark_process_dead(worker.pid)

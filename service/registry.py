@@ -23,11 +23,11 @@ from service.runtime import OnnxModel
 log = logging.getLogger(__name__)
 MAX_TOKENS_PER_RUN = 4096  # a transformer's rows x tokens in one onnxruntime call (see OnnxModel)
 # With threads chosen per model (AXON_ORT_THREADS=0, the default), a version whose single-row run
-# takes this long with all the cores' threads keeps them, without spinning: a lone request then uses
-# the idle cores, and under load the extra threads sleep. Measured on 2 cores (ResNet50 fp32, 2
-# processes as 2 sync workers): a lone run 98 -> 54 ms; both workers busy, 18.5 -> 17.3 runs/s, within
-# this machine's 10% drift from run to run. A faster one (the MNIST CNN: 0.3 ms) gets one thread:
-# waking a second thread for each of its layers would cost more than it saves.
+# takes this long with all the cores' threads keeps them, without spinning, for requests served while
+# no other is; while others are, it runs a second session of one thread (service/busy_workers.py).
+# Measured on 2 cores (ResNet50 fp32, 2 processes): a lone run 98 -> 54 ms; both busy, 19.9 runs/s with
+# two threads each, 23.9 with one, 25.0 switching. A faster one (the MNIST CNN: 0.3 ms) gets one
+# thread: waking a second thread for each of its layers would cost more than it saves.
 WIDE_RUN_MS = 3.0
 TYPICAL_TOKENS = 64  # the text length at which a transformer's run is timed
 # Making a version's batcher and retiring the version exclude each other, so that no batcher is
@@ -144,9 +144,9 @@ def one_run_ms(runtime: OnnxModel, spec: TensorSpec, runs: int = 3) -> float:
 
 
 def warm_up(model: LoadedModel) -> None:
-    """One inference on zeros of the version's input shape (batch 1, unknown sizes 1)."""
+    """One inference on zeros of the version's input shape (batch 1, unknown sizes 1), in each session."""
     spec = model.input
-    model.runtime.run({spec.name: np.zeros([1 if d < 0 else d for d in spec.shape], dtype=spec.dtype)})
+    model.runtime.warm_up({spec.name: np.zeros([1 if d < 0 else d for d in spec.shape], dtype=spec.dtype)})
 
 
 class Registry:
@@ -280,13 +280,16 @@ class Registry:
             raise RepositoryError(f"ONNX inputs {runtime.input_names} do not match the version's {expected}")
         if choose and one_run_ms(runtime, spec) < WIDE_RUN_MS:
             runtime = OnnxModel(entry.model_path, 1, max_tokens)  # a fast model: small, cheap to make again
+        elif choose:
+            runtime.add_busy_session()  # a slow one: one thread while other requests are served
         tokenizer = load_tokenizer(entry.path) if config.preprocessing == "text" else None
         decoder = Decoder.load(entry.path / "decoder.json") if config.task == "object_detection" else None
         model = LoadedModel(config, entry, runtime, tokenizer, decoder)
         warm_up(model)
         seconds = time.perf_counter() - started
-        log.info("loaded %s version %d in %.3fs, %d onnxruntime thread(s) (weights: %s)", config.name, entry.version,
-                 seconds, runtime.threads, entry.metadata.get("weights", "unknown"))
+        log.info("loaded %s version %d in %.3fs, %d onnxruntime thread(s)%s (weights: %s)", config.name, entry.version,
+                 seconds, runtime.threads, ", 1 while other requests are served" if runtime.busy_session else "",
+                 entry.metadata.get("weights", "unknown"))
         if model.warning:
             log.warning(model.warning)
         if self.on_loaded:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 
 from flask import Response
 
+from service import busy_workers
 from service.api import v1, v2
 from service.api.errors import error_body, log_bug, log_refused, request_id_for
 from service.api.hooks import account, key_accepted
@@ -49,6 +50,10 @@ class FastPath:
         self.json_fallback = json_fallback  # Flask's JSON provider, for what orjson does not write alike
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        with busy_workers.serving():  # a slow model uses every core only while nothing else is served
+            return self.handle(environ, start_response)
+
+    def handle(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         route = self.route(environ)
         if route is None:
             return self.flask_app(environ, start_response)

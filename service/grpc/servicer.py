@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import grpc
 
+from service import busy_workers
 from service.api.errors import log_bug, log_refused, request_id_for
 from service.api.hooks import account, key_accepted
 from service.codecs import jsontext
@@ -104,7 +105,8 @@ class InferenceService:
             try:
                 if needs_key and self.settings.api_keys and not key_accepted(self.settings.api_keys, metadata.get("authorization", "")):
                     raise Unauthorized("missing or invalid API key: send 'authorization: Bearer <key>' metadata")
-                return rpc(request, context, call)
+                with busy_workers.serving():
+                    return rpc(request, context, call)
             except AxonError as exc:
                 status = exc.status
                 log_refused("GRPC", path, status, exc.message)
