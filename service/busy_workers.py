@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import mmap
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 
 SLOTS = 256  # more workers than any machine has cores; a slot is 4 bytes
 _table: memoryview | None = None  # one int per slot: that worker's requests in flight
@@ -47,19 +46,26 @@ def take(slot: int) -> None:
         _table[slot] = 0
 
 
-@contextmanager
-def serving() -> Iterator[None]:
-    """Around one request (HTTP or gRPC)."""
-    if _slot is None:
-        yield
-        return
-    with _slot_lock:
-        _table[_slot] += 1
-    try:
-        yield
-    finally:
-        with _slot_lock:
-            _table[_slot] -= 1
+class _Serving:
+    """Counts one request in this worker's slot for as long as it is served."""
+
+    def __enter__(self) -> None:
+        if _slot is not None:
+            with _slot_lock:
+                _table[_slot] += 1
+
+    def __exit__(self, *exc_info) -> None:
+        if _slot is not None:
+            with _slot_lock:
+                _table[_slot] -= 1
+
+
+_SERVING = _Serving()
+
+
+def serving() -> _Serving:
+    """Around one request (HTTP or gRPC): `with busy_workers.serving(): ...`."""
+    return _SERVING
 
 
 def others_busy() -> bool:
