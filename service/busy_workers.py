@@ -26,22 +26,23 @@ def share() -> None:
     _table = memoryview(mmap.mmap(-1, SLOTS * 4)).cast("i")
 
 
-def free_slot(taken: Iterable[int]) -> int:
-    """In the master: the first slot no live worker holds."""
+def free_slot(taken: Iterable[int | None]) -> int | None:
+    """In the master: the first slot no live worker holds (None when all are held: that worker's
+    requests are not counted, and its own see no others)."""
     used = set(taken)
-    return next(slot for slot in range(SLOTS) if slot not in used)
+    return next((slot for slot in range(SLOTS) if slot not in used), None)
 
 
-def clear(slot: int) -> None:
+def clear(slot: int | None) -> None:
     """In the master, once a worker has exited: whatever it was serving is over."""
-    if _table is not None:
+    if _table is not None and slot is not None:
         _table[slot] = 0
 
 
-def take(slot: int) -> None:
+def take(slot: int | None) -> None:
     """In a new worker: count this worker's requests in this slot."""
     global _slot
-    if _table is not None:
+    if _table is not None and slot is not None:
         _slot = slot
         _table[slot] = 0
 

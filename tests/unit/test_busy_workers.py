@@ -75,3 +75,5 @@ def test_a_worker_killed_in_a_request_is_cleared_by_the_master_and_its_slot_give
         assert not busy_workers.others_busy()
     assert busy_workers.free_slot([0, 1, 2, 4]) == 3
     assert busy_workers.free_slot([]) == 0
+    assert busy_workers.free_slot(range(busy_workers.SLOTS)) is None  # more workers than slots: not counted
+    busy_workers.clear(None)
