@@ -24,7 +24,7 @@ class Settings:
     max_decoding_pixels: int = 50_000_000  # pixels one worker decodes at once, over its threads; others wait
     max_batch_size: int = 64  # instances (images, texts, arrays) per request; over it: 413
     max_text_chars: int = 100_000  # per text; over it: 413. Within it, a text longer than the model reads is cut and said to be
-    ort_threads: int = 0  # onnxruntime intra-op threads per session; 0: 1, or all cores for slow models (registry.WIDE_RUN_MS)
+    ort_threads: int = 0  # onnxruntime intra-op threads per session; 0: 1, or all cores for slow models, 1 while others are served (registry.WIDE_RUN_MS)
     top_k: int = 5  # labels returned per prediction on /v1 (capped at the model's class count)
     request_timeout_s: float = 30.0  # a request waiting longer than this for its batch: 504
     reload_interval_s: float = 10.0  # poll models/ for new or removed versions; 0 turns polling off
